@@ -1,0 +1,554 @@
+"""Load and validate scenarios: the data a teacher writes to describe one small mail world.
+
+A scenario is a TOML file (see lessons/scenarios/hello.toml for a commented example). Loading
+never raises anything but ScenarioError, whose message names the file, the line when it can be
+found, and what is wrong, so the command line can print it as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from tutor.trace import Outcome
+
+SCENARIO_SUFFIX = ".toml"
+
+
+class ScenarioError(Exception):
+    """A scenario file is missing or malformed; str() is the one line to show the user."""
+
+
+class Role(StrEnum):
+    """What a host does in the world."""
+
+    CLIENT = "client"  # the sender's mail program: connects to submission, listens on nothing
+    OUTBOUND = "outbound"  # submission + the sender's MTA (+ SMTP for its own domains)
+    MX = "mx"  # receives mail for its domains over SMTP and delivers into mailboxes
+    GATEWAY = "gateway"  # receives for its domains, checks, relays to an internal host
+
+
+class Fault(StrEnum):
+    """Faults the engine can switch on for a host."""
+
+    DOWN = "down"  # nothing listens: connections are refused
+    GREET_421 = "greet-421"  # greets with 421 and closes, like an overloaded server
+    NO_STARTTLS = "no-starttls"  # does not offer STARTTLS
+
+
+DEFAULT_MAX_SIZE = 10_240_000  # Postfix message_size_limit default
+DEFAULT_DNS_NAME = "ns.tutor.test"
+DEFAULT_DNS_ADDRESS = "127.0.0.10"
+FIRST_HOST_OCTET = 11
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    role: Role
+    address: str
+    domains: tuple[str, ...] = ()
+    tls: bool = True
+    max_size: int = DEFAULT_MAX_SIZE
+    faults: frozenset[Fault] = frozenset()
+    relay_to: str = ""
+
+    @property
+    def listens(self) -> bool:
+        return self.role is not Role.CLIENT and Fault.DOWN not in self.faults
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    address: str
+    password: str = ""  # empty: the user has a mailbox but may not submit
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    origin: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str = "Hello"
+    body: str = "Hello!\n"
+    header_from: str = ""  # the RFC5322.From if it differs from the envelope sender
+    pad_to: int = 0  # grow the body to about this many bytes (for size lessons)
+    submit_as: str = ""  # the submission login; defaults to the sender
+
+
+@dataclass(frozen=True)
+class Expectation:
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)  # recipient -> reply prefix
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    description: str
+    hosts: tuple[HostSpec, ...]
+    users: tuple[UserSpec, ...]
+    zones: tuple[ZoneSpec, ...]
+    message: MessageSpec
+    expect: Expectation
+    dns_name: str = DEFAULT_DNS_NAME
+    dns_address: str = DEFAULT_DNS_ADDRESS
+    source: Path | None = None
+
+    def host(self, name: str) -> HostSpec:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def hosts_with_role(self, role: Role) -> list[HostSpec]:
+        return [h for h in self.hosts if h.role is role]
+
+    @property
+    def client(self) -> HostSpec:
+        return self.hosts_with_role(Role.CLIENT)[0]
+
+    @property
+    def outbound(self) -> HostSpec:
+        return self.hosts_with_role(Role.OUTBOUND)[0]
+
+    def with_host(self, name: str, **changes: Any) -> Scenario:
+        hosts = tuple(dataclasses.replace(h, **changes) if h.name == name else h for h in self.hosts)
+        return dataclasses.replace(self, hosts=hosts)
+
+
+# --------------------------------------------------------------------------- where scenarios live
+
+
+def shipped_root() -> Path:
+    """The lessons/ folder: inside the installed wheel, or at the top of a source checkout."""
+    installed = Path(__file__).parent / "_shipped" / "lessons"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "lessons"
+
+
+def scenario_dir() -> Path:
+    return shipped_root() / "scenarios"
+
+
+def shipped_scenarios() -> list[Path]:
+    return sorted(scenario_dir().glob(f"*{SCENARIO_SUFFIX}"))
+
+
+def find_scenario(name_or_path: str) -> Path:
+    """A shipped scenario's name, or a path to a scenario file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == SCENARIO_SUFFIX or candidate.exists() or "/" in name_or_path:
+        if not candidate.is_file():
+            raise ScenarioError(f"{name_or_path}: no such scenario file")
+        return candidate
+    shipped = scenario_dir() / f"{name_or_path}{SCENARIO_SUFFIX}"
+    if shipped.is_file():
+        return shipped
+    names = [p.stem for p in shipped_scenarios()]
+    hint = difflib.get_close_matches(name_or_path, names, n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ScenarioError(
+        f"{name_or_path}: no such scenario{suggestion}; `smtp-tutor scenarios` lists them"
+    )
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    path = find_scenario(str(name_or_path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from exc
+    return parse_scenario(text, path)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+_TOP_KEYS = ("scenario", "dns", "host", "user", "zone", "message", "expect")
+_SCENARIO_KEYS = ("name", "title", "description")
+_DNS_KEYS = ("name", "address")
+_HOST_KEYS = ("name", "role", "address", "domains", "tls", "max_size", "faults", "relay_to")
+_USER_KEYS = ("address", "password")
+_ZONE_KEYS = ("origin", "text")
+_MESSAGE_KEYS = ("from", "to", "subject", "body", "header_from", "pad_to", "submit_as")
+_EXPECT_KEYS = ("delivered", "rejected", "deferred", "bounced", "refused", "replies")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$", re.I)
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that point at file and line."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> ScenarioError:
+        line = self.locate(where)
+        at = f"{self.path}:{line}" if line else str(self.path)
+        return ScenarioError(f"{at}: {where}: {problem}")
+
+    def locate(self, where: str) -> int:
+        """Best-effort line number of a key path such as ``host[2].role``."""
+        parts = re.findall(r"([A-Za-z_][\w-]*)(?:\[(\d+)\])?", where)
+        if not parts:
+            return 0
+        table, index = parts[0][0], int(parts[0][1] or 0)
+        key = parts[1][0] if len(parts) > 1 else ""
+        seen = -1
+        in_table = False
+        found_table = 0
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            header = re.match(r"^\[\[?\s*([\w.-]+)\s*\]\]?", line)
+            if header:
+                name = header.group(1)
+                in_table = name == table or name.startswith(table + ".")
+                if name == table:
+                    seen += 1
+                    in_table = seen == index
+                    if in_table:
+                        found_table = number
+                continue
+            if in_table and key and re.match(rf"^\"?{re.escape(key)}\"?\s*=", line):
+                return number
+        return found_table
+
+    def check_keys(self, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                known = ", ".join(allowed)
+                raise self.fail(
+                    f"{where}.{key}" if where else key,
+                    f"unknown key{suggestion}; known keys: {known}",
+                )
+
+    def string(self, where: str, table: dict[str, Any], key: str, default: str | None = None) -> str:
+        if key not in table:
+            if default is None:
+                raise self.fail(where, f"missing required key {key!r}")
+            return default
+        value = table[key]
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}", f"must be a string, not {type(value).__name__}")
+        return value
+
+    def integer(self, where: str, table: dict[str, Any], key: str, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(f"{where}.{key}", "must be a whole number >= 0")
+        return value
+
+    def boolean(self, where: str, table: dict[str, Any], key: str, default: bool) -> bool:
+        value = table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", "must be true or false")
+        return value
+
+    def strings(self, where: str, table: dict[str, Any], key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{where}.{key}", "must be a list of strings")
+        return tuple(value)
+
+    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = data.get(key, [])
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, f"must be a table ([[{key}]])")
+        return value
+
+    def table(self, data: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
+        if key not in data:
+            if required:
+                raise ScenarioError(f"{self.path}: missing required table [{key}]")
+            return {}
+        value = data[key]
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table ([{key}])")
+        return value
+
+
+def parse_scenario(text: str, path: Path) -> Scenario:
+    """Parse and validate scenario text; every problem becomes a ScenarioError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        at = f"{path}:{match.group(1)}" if match else str(path)
+        raise ScenarioError(f"{at}: not valid TOML: {message}") from None
+    reader = _Reader(text, path)
+    reader.check_keys("", data, _TOP_KEYS)
+
+    meta = reader.table(data, "scenario", required=True)
+    reader.check_keys("scenario", meta, _SCENARIO_KEYS)
+    name = reader.string("scenario", meta, "name", path.stem)
+    title = reader.string("scenario", meta, "title")
+    description = reader.string("scenario", meta, "description", title)
+
+    dns = reader.table(data, "dns")
+    reader.check_keys("dns", dns, _DNS_KEYS)
+    dns_name = reader.string("dns", dns, "name", DEFAULT_DNS_NAME).lower()
+    dns_address = reader.string("dns", dns, "address", DEFAULT_DNS_ADDRESS)
+    _check_loopback(reader, "dns.address", dns_address)
+
+    hosts = _parse_hosts(reader, data, dns_address)
+    users = _parse_users(reader, data)
+    zones = _parse_zones(reader, data)
+    message = _parse_message(reader, data)
+    expect = _parse_expect(reader, data, message)
+
+    scenario = Scenario(
+        name=name,
+        title=title,
+        description=description,
+        hosts=hosts,
+        users=users,
+        zones=zones,
+        message=message,
+        expect=expect,
+        dns_name=dns_name,
+        dns_address=dns_address,
+        source=path,
+    )
+    _check_world(reader, scenario)
+    return scenario
+
+
+def _check_loopback(reader: _Reader, where: str, address: str) -> None:
+    if not re.fullmatch(r"127\.\d{1,3}\.\d{1,3}\.\d{1,3}", address) or any(
+        int(octet) > 255 for octet in address.split(".")
+    ):
+        raise reader.fail(where, f"{address!r} is not a loopback address (127.0.0.0/8)")
+
+
+def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tuple[HostSpec, ...]:
+    hosts: list[HostSpec] = []
+    taken = {dns_address}
+    next_octet = FIRST_HOST_OCTET
+    for index, table in enumerate(reader.tables(data, "host")):
+        where = f"host[{index}]"
+        reader.check_keys(where, table, _HOST_KEYS)
+        name = reader.string(where, table, "name").lower().rstrip(".")
+        if not _HOSTNAME.match(name):
+            raise reader.fail(f"{where}.name", f"{name!r} is not a fully qualified host name")
+        role_text = reader.string(where, table, "role")
+        try:
+            role = Role(role_text)
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise reader.fail(f"{where}.role", f"unknown role {role_text!r}; one of {roles}") from None
+        if "address" in table:
+            address = reader.string(where, table, "address")
+            _check_loopback(reader, f"{where}.address", address)
+        else:
+            while f"127.0.0.{next_octet}" in taken:
+                next_octet += 1
+            address = f"127.0.0.{next_octet}"
+        if address in taken:
+            raise reader.fail(f"{where}.address", f"{address} is already used by another host")
+        taken.add(address)
+        fault_names = reader.strings(where, table, "faults")
+        faults = set()
+        for fault_name in fault_names:
+            try:
+                faults.add(Fault(fault_name))
+            except ValueError:
+                known = ", ".join(f.value for f in Fault)
+                raise reader.fail(
+                    f"{where}.faults", f"unknown fault {fault_name!r}; one of {known}"
+                ) from None
+        domains = tuple(d.lower().rstrip(".") for d in reader.strings(where, table, "domains"))
+        if role in (Role.MX, Role.GATEWAY) and not domains:
+            raise reader.fail(where, f"a {role} host needs domains = [...] it receives mail for")
+        hosts.append(
+            HostSpec(
+                name=name,
+                role=role,
+                address=address,
+                domains=domains,
+                tls=reader.boolean(where, table, "tls", True),
+                max_size=reader.integer(where, table, "max_size", DEFAULT_MAX_SIZE),
+                faults=frozenset(faults),
+                relay_to=reader.string(where, table, "relay_to", "").lower(),
+            )
+        )
+    return tuple(hosts)
+
+
+def _parse_users(reader: _Reader, data: dict[str, Any]) -> tuple[UserSpec, ...]:
+    users = []
+    for index, table in enumerate(reader.tables(data, "user")):
+        where = f"user[{index}]"
+        reader.check_keys(where, table, _USER_KEYS)
+        address = reader.string(where, table, "address")
+        if not _ADDRESS.match(address):
+            raise reader.fail(f"{where}.address", f"{address!r} is not a mail address")
+        users.append(UserSpec(address=address, password=reader.string(where, table, "password", "")))
+    return tuple(users)
+
+
+def _parse_zones(reader: _Reader, data: dict[str, Any]) -> tuple[ZoneSpec, ...]:
+    zones = []
+    for index, table in enumerate(reader.tables(data, "zone")):
+        where = f"zone[{index}]"
+        reader.check_keys(where, table, _ZONE_KEYS)
+        origin = reader.string(where, table, "origin").lower().rstrip(".")
+        zones.append(ZoneSpec(origin=origin, text=reader.string(where, table, "text", "")))
+    return tuple(zones)
+
+
+def _parse_message(reader: _Reader, data: dict[str, Any]) -> MessageSpec:
+    table = reader.table(data, "message", required=True)
+    reader.check_keys("message", table, _MESSAGE_KEYS)
+    sender = reader.string("message", table, "from")
+    recipients = reader.strings("message", table, "to")
+    if not recipients:
+        raise reader.fail("message.to", "needs at least one recipient")
+    for address in (sender, *recipients):
+        if not _ADDRESS.match(address):
+            raise reader.fail("message", f"{address!r} is not a mail address")
+    return MessageSpec(
+        sender=sender,
+        recipients=recipients,
+        subject=reader.string("message", table, "subject", "Hello"),
+        body=reader.string("message", table, "body", "Hello!\n"),
+        header_from=reader.string("message", table, "header_from", ""),
+        pad_to=reader.integer("message", table, "pad_to", 0),
+        submit_as=reader.string("message", table, "submit_as", ""),
+    )
+
+
+def _parse_expect(reader: _Reader, data: dict[str, Any], message: MessageSpec) -> Expectation:
+    table = reader.table(data, "expect")
+    reader.check_keys("expect", table, _EXPECT_KEYS)
+    outcomes: dict[str, Outcome] = {}
+    for outcome in Outcome:
+        for address in reader.strings("expect", table, outcome.value):
+            if address not in message.recipients:
+                raise reader.fail(f"expect.{outcome.value}", f"{address!r} is not in message.to")
+            outcomes[address] = outcome
+    replies = table.get("replies", {})
+    if not isinstance(replies, dict) or not all(isinstance(v, str) for v in replies.values()):
+        raise reader.fail("expect.replies", 'must map recipients to reply prefixes ("550 5.1.1")')
+    if not table:
+        outcomes = {address: Outcome.DELIVERED for address in message.recipients}
+    return Expectation(outcomes=outcomes, replies=dict(replies))
+
+
+def _check_world(reader: _Reader, scenario: Scenario) -> None:
+    names = [h.name for h in scenario.hosts]
+    for name in names:
+        if names.count(name) > 1:
+            raise reader.fail("host", f"host {name!r} is declared twice")
+    for role in (Role.CLIENT, Role.OUTBOUND):
+        if len(scenario.hosts_with_role(role)) != 1:
+            raise reader.fail("host", f"a scenario needs exactly one host with role = {role.value!r}")
+    for index, host in enumerate(scenario.hosts):
+        if host.relay_to and host.relay_to not in names:
+            raise reader.fail(f"host[{index}].relay_to", f"{host.relay_to!r} is not a host here")
+    if not scenario.zones:
+        raise reader.fail("zone", "a scenario needs at least one [[zone]] so mail can find an MX")
+    submitter = scenario.message.submit_as or scenario.message.sender
+    if not any(u.address == submitter and u.password for u in scenario.users):
+        raise reader.fail(
+            "user", f"{submitter!r} sends the message, so it needs a [[user]] with a password"
+        )
+
+
+# --------------------------------------------------------------------------- what-if toggles
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """A fault a learner can switch on before a run, applicable to any scenario."""
+
+    key: str
+    label: str
+    apply: Callable[[Scenario], Scenario]
+
+
+def _mx_hosts(scenario: Scenario) -> list[HostSpec]:
+    return [h for h in scenario.hosts if h.role in (Role.MX, Role.GATEWAY)]
+
+
+def _add_fault(scenario: Scenario, hosts: list[HostSpec], fault: Fault) -> Scenario:
+    for host in hosts:
+        scenario = scenario.with_host(host.name, faults=host.faults | {fault})
+    return scenario
+
+
+def _preferred_mx_down(scenario: Scenario) -> Scenario:
+    mx = _mx_hosts(scenario)
+    return _add_fault(scenario, mx[:1], Fault.DOWN)
+
+
+def _no_starttls(scenario: Scenario) -> Scenario:
+    return _add_fault(scenario, _mx_hosts(scenario), Fault.NO_STARTTLS)
+
+
+def _unknown_recipient(scenario: Scenario) -> Scenario:
+    domain = scenario.message.recipients[0].rpartition("@")[2]
+    ghost = f"nobody@{domain}"
+    message = dataclasses.replace(
+        scenario.message, recipients=(*scenario.message.recipients, ghost)
+    )
+    expect = Expectation(
+        outcomes={**scenario.expect.outcomes, ghost: Outcome.REJECTED},
+        replies={**scenario.expect.replies, ghost: "550 5.1.1"},
+    )
+    return dataclasses.replace(scenario, message=message, expect=expect)
+
+
+def _too_big(scenario: Scenario) -> Scenario:
+    limit = min((h.max_size for h in _mx_hosts(scenario)), default=DEFAULT_MAX_SIZE)
+    limit = min(limit, 20_000)
+    for host in _mx_hosts(scenario):
+        scenario = scenario.with_host(host.name, max_size=limit)
+    message = dataclasses.replace(scenario.message, pad_to=limit * 2)
+    expect = Expectation(
+        outcomes={r: Outcome.REJECTED for r in message.recipients},
+        replies={r: "552" for r in message.recipients},
+    )
+    return dataclasses.replace(scenario, message=message, expect=expect)
+
+
+WHAT_IFS: tuple[WhatIf, ...] = (
+    WhatIf("mx-down", "Preferred MX is down (connection refused)", _preferred_mx_down),
+    WhatIf("no-starttls", "Receiving MX offers no STARTTLS", _no_starttls),
+    WhatIf("unknown-user", "Add a recipient that does not exist", _unknown_recipient),
+    WhatIf("too-big", "Message is bigger than the MX accepts", _too_big),
+)
+
+
+def apply_what_ifs(scenario: Scenario, keys: set[str] | frozenset[str]) -> Scenario:
+    """The scenario with the chosen what-if toggles applied, in a fixed order."""
+    for what_if in WHAT_IFS:
+        if what_if.key in keys:
+            scenario = what_if.apply(scenario)
+    return scenario

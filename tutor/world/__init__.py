@@ -1,0 +1,1 @@
+"""The real mail world on loopback: DNS, submission, the sender's MTA, receivers, mailboxes."""
