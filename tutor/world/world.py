@@ -1,0 +1,326 @@
+"""The world: builds every server of a scenario on loopback, runs the message through, tears down.
+
+Views never talk to this module's sockets; they read ``world.trace``. Typical use::
+
+    async with World(load_scenario("hello")) as world:   # servers up, ScenarioStarted
+        result = await world.run()                        # submit, deliver, ScenarioFinished
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tutor.clock import Clock, RealClock
+from tutor.scenario import Fault, Role, Scenario
+from tutor.trace import (
+    Note,
+    Outcome,
+    RecipientResult,
+    ScenarioFinished,
+    ScenarioStarted,
+    Stage,
+    Trace,
+)
+from tutor.world.certs import WorldCA
+from tutor.world.context import WorldContext
+from tutor.world.dns import DnsServer, WorldResolver, build_zones
+from tutor.world.gate import StepGate
+from tutor.world.mailbox import Mailboxes
+from tutor.world.message import build_message
+from tutor.world.mta import OutboundMta, submit
+from tutor.world.network import NetworkPlan, Service
+from tutor.world.queue_ids import new_queue_id
+from tutor.world.receiver import Receiver
+from tutor.world.submission import SubmissionServer, SubmittedMessage
+
+
+@dataclass
+class RunResult:
+    """How the run ended, recipient by recipient, against what the scenario expected."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str
+    address: str
+    role: str
+    ports: dict[str, int]
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    address: str
+    password: str  # empty for users who may not submit
+
+
+@dataclass(frozen=True)
+class WorldInfo:
+    """Everything a learner needs to talk to the running world with real clients."""
+
+    scenario: str
+    dns_name: str
+    dns_address: str
+    dns_port: int
+    ca_path: Path
+    mailbox_root: Path
+    run_dir: Path
+    hosts: tuple[HostInfo, ...]
+    users: tuple[UserInfo, ...]
+    shared_loopback: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The `serve --json` object (keys fixed by the issue: dns, ca, hosts, users)."""
+        return {
+            "scenario": self.scenario,
+            "dns": {"host": self.dns_address, "port": self.dns_port, "name": self.dns_name},
+            "ca": str(self.ca_path),
+            "mailboxes": str(self.mailbox_root),
+            "hosts": [
+                {"name": h.name, "address": h.address, "role": h.role, "ports": dict(h.ports)}
+                for h in self.hosts
+            ],
+            "users": [
+                {"address": u.address, **({"password": u.password} if u.password else {})}
+                for u in self.users
+            ],
+        }
+
+
+class World:
+    """One scenario's servers, clients and mailboxes, all on loopback, all traced."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        run_dir: Path | None = None,
+        trace: Trace | None = None,
+        clock: Clock | None = None,
+        gate: StepGate | None = None,
+        shared_loopback: bool | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self._keep = run_dir is not None
+        if run_dir is None:
+            run_dir = Path(tempfile.mkdtemp(prefix="smtp-tutor-"))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or RealClock()
+        self.trace = trace or Trace()
+        self.trace.set_clock(self.clock.now)
+        wanted = {scenario.dns_name: scenario.dns_address}
+        wanted |= {h.name: h.address for h in scenario.hosts}
+        self.ctx = WorldContext(
+            trace=self.trace,
+            clock=self.clock,
+            plan=NetworkPlan.build(wanted, shared_loopback=shared_loopback),
+            gate=gate or StepGate(),
+            run_dir=run_dir,
+        )
+        self.mailboxes = Mailboxes(self.ctx.mailbox_root)
+        self._servers: list[Any] = []
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self.results: list[RecipientResult] = []
+        self._mta: OutboundMta | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def gate(self) -> StepGate:
+        return self.ctx.gate
+
+    @property
+    def run_dir(self) -> Path:
+        return self.ctx.run_dir
+
+    async def __aenter__(self) -> World:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start DNS and every listening service; publish ScenarioStarted."""
+        ctx, scenario, plan = self.ctx, self.scenario, self.ctx.plan
+        ctx.ca = WorldCA(ctx.run_dir)
+        dns_port = plan.allocate_port(scenario.dns_name, Service.DNS)
+        dns_host = plan.host(scenario.dns_name)
+        dns = DnsServer(ctx, build_zones(scenario), scenario.dns_name, dns_host.bind_address, dns_port)
+        await self._start_server(dns)
+        ctx.resolver = WorldResolver(ctx, dns_host.bind_address, dns_port)
+
+        for host in scenario.hosts:
+            if host.role is Role.CLIENT:
+                continue
+            tls = ctx.ca.server_context(host.name, host.address) if host.tls else None
+            smtp_port = plan.allocate_port(host.name, Service.SMTP)
+            if Fault.DOWN in host.faults:
+                # The port is planned (peers route to it) but nothing listens: refused.
+                continue
+            await self._start_server(
+                Receiver(ctx, host, scenario, self.mailboxes, tls, smtp_port)
+            )
+            if host.role is Role.OUTBOUND:
+                sub_port = plan.allocate_port(host.name, Service.SUBMISSION)
+                subs_port = plan.allocate_port(host.name, Service.SUBMISSIONS)
+                submission = SubmissionServer(
+                    ctx,
+                    host,
+                    scenario,
+                    ctx.ca.server_context(host.name, host.address),
+                    sub_port,
+                    subs_port,
+                    self._accept_submission,
+                )
+                await self._start_server(submission)
+                self._mta = OutboundMta(ctx, host, ctx.resolver)
+        self._started = True
+        ctx.publish(
+            ScenarioStarted(
+                host=scenario.outbound.name,
+                name=scenario.name,
+                title=scenario.title,
+                hosts=tuple(
+                    {"name": h.name, "address": h.address, "role": h.role, "ports": h.ports}
+                    for h in self._host_infos()
+                ),
+            )
+        )
+
+    async def _start_server(self, server: Any) -> None:
+        await server.start()
+        self._servers.append(server)
+
+    async def stop(self) -> None:
+        """Stop every server; remove the run directory unless the caller chose it."""
+        for task in list(self._deliveries):
+            task.cancel()
+        for server in reversed(self._servers):
+            await server.stop()
+        self._servers.clear()
+        if not self._keep:
+            shutil.rmtree(self.ctx.run_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(self) -> RunResult:
+        """Submit the scenario's message from the client host and wait until it is settled."""
+        if not self._started:
+            await self.start()
+        scenario, ctx = self.scenario, self.ctx
+        client, outbound = scenario.client, scenario.outbound
+        login = scenario.message.submit_as or scenario.message.sender
+        password = next(u.password for u in scenario.users if u.address == login)
+        content = build_message(ctx, scenario.message)
+        address = ctx.plan.host(outbound.name).address
+        port = ctx.plan.host(outbound.name).ports[Service.SUBMISSION]
+        await submit(
+            ctx,
+            client_host=client.name,
+            server_host=outbound.name,
+            address=address,
+            port=port,
+            user=login,
+            password=password,
+            sender=scenario.message.sender,
+            recipients=list(scenario.message.recipients),
+            content=content,
+        )
+        await self.settled()
+        result = self.evaluate()
+        ctx.publish(
+            ScenarioFinished(
+                host=outbound.name,
+                name=scenario.name,
+                ok=result.ok,
+                outcomes={r: str(o) for r, o in result.outcomes.items()},
+                mismatches=tuple(result.mismatches),
+            )
+        )
+        return result
+
+    async def _accept_submission(self, message: SubmittedMessage) -> None:
+        """The submission server accepted a message: hand it to the outbound MTA."""
+        task = asyncio.get_running_loop().create_task(self._deliver(message))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, message: SubmittedMessage) -> None:
+        assert self._mta is not None
+        try:
+            results = await self._mta.deliver(
+                message.queue_id or new_queue_id(), message.sender, message.recipients, message.content
+            )
+        except Exception as exc:  # a bug must be visible in the trace, not a silent task death
+            self.ctx.publish(
+                Note(host=self.scenario.outbound.name, stage=Stage.QUEUE, level="error",
+                     text=f"delivery of {message.queue_id} failed: {exc!r}")
+            )
+            raise
+        self.results.extend(results)
+
+    async def settled(self) -> None:
+        """Wait until every accepted message has been delivered or given up on."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    def evaluate(self) -> RunResult:
+        """Compare what happened with what the scenario expects."""
+        result = RunResult()
+        for r in self.results:
+            result.outcomes[r.recipient] = r.outcome
+            result.replies[r.recipient] = r.reply
+        expect = self.scenario.expect
+        for recipient, wanted in expect.outcomes.items():
+            got = result.outcomes.get(recipient)
+            if got is not wanted:
+                result.mismatches.append(
+                    f"{recipient}: expected {wanted}, got {got or 'no result'}"
+                )
+        for recipient, prefix in expect.replies.items():
+            reply = result.replies.get(recipient, "")
+            if not reply.startswith(prefix):
+                result.mismatches.append(f"{recipient}: expected reply {prefix!r}, got {reply!r}")
+        return result
+
+    # ------------------------------------------------------------------ for serve and labs
+
+    def _host_infos(self) -> list[HostInfo]:
+        infos = []
+        for spec in self.scenario.hosts:
+            planned = self.ctx.plan.host(spec.name)
+            ports = {}
+            if spec.listens:
+                ports = {str(service): port for service, port in planned.ports.items()}
+            infos.append(HostInfo(spec.name, spec.address, str(spec.role), ports))
+        return infos
+
+    def describe(self) -> WorldInfo:
+        dns = self.ctx.plan.host(self.scenario.dns_name)
+        assert self.ctx.ca is not None
+        return WorldInfo(
+            scenario=self.scenario.name,
+            dns_name=self.scenario.dns_name,
+            dns_address=dns.address,
+            dns_port=dns.ports[Service.DNS],
+            ca_path=self.ctx.ca.path,
+            mailbox_root=self.ctx.mailbox_root,
+            run_dir=self.ctx.run_dir,
+            hosts=tuple(self._host_infos()),
+            users=tuple(UserInfo(u.address, u.password) for u in self.scenario.users),
+            shared_loopback=self.ctx.plan.shared_loopback,
+        )
