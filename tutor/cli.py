@@ -1,0 +1,106 @@
+"""Command line: the TUI by default, plus run / serve / replay / scenarios and friends.
+
+This is the edge where errors a user can cause (a bad scenario file, a busy port, a missing
+dependency) become one clear line on stderr and exit code 2 — never a traceback. Commands are
+imported lazily so the plain paths never import Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tutor import __version__
+
+EXIT_USAGE = 2
+
+# subcommand name -> module under tutor.commands providing add_arguments(parser) and main(args)
+COMMANDS: dict[str, str] = {
+    "run": "Run a scenario: the TUI, or the printed transcript with --plain.",
+    "serve": "Keep a scenario's world up for hands-on use with nc, swaks, openssl, dig.",
+    "replay": "Show a recorded run (clearly labelled as a replay).",
+    "scenarios": "List the shipped scenarios.",
+}
+
+
+class UserError(Exception):
+    """Any problem the user can fix; main() prints it as one line and exits 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smtp-tutor",
+        description="Watch one email's whole life in a real mail world on loopback.",
+    )
+    parser.add_argument("--version", action="version", version=f"smtp-tutor {__version__}")
+    parser.add_argument(
+        "--projector", action="store_true", help="high-contrast, large layout for a projector"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"tutor.commands.{name.replace('-', '_')}")
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.main)
+    return parser
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from tutor.scenario import ScenarioError
+    from tutor.trace import TraceFormatError
+
+    types: list[type[BaseException]] = [UserError, ScenarioError, TraceFormatError]
+    try:
+        from tutor.world.dns import ZoneError
+
+        types.append(ZoneError)
+    except ImportError:  # pragma: no cover - only while the DNS module is missing
+        pass
+    return tuple(types)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            from tutor.commands.run import open_tui
+
+            return open_tui(None, projector=args.projector)
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except _user_error_types() as exc:
+        print(f"smtp-tutor: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        print(
+            f"smtp-tutor: missing dependency {exc.name!r}: install it with "
+            f"`python -m pip install {exc.name}` (or reinstall smtp-tutor: `pip install .`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"smtp-tutor: a port is busy ({exc.strerror}); another world may have just "
+                "taken it: run the command again",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+            print(
+                f"smtp-tutor: cannot bind a loopback address ({exc.strerror}); "
+                "set SMTP_TUTOR_SHARED_LOOPBACK=1 to put every host on 127.0.0.1",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command-line subcommands, one module each; cli.py only dispatches to them."""

@@ -1,0 +1,82 @@
+"""`smtp-tutor run SCENARIO`: the TUI on a scenario, or with --plain the printed transcript."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from tutor.commands.common import add_scenario_argument, scenario_from_args
+from tutor.scenario import Scenario
+from tutor.trace import Trace, TraceHeader, TraceRecorder
+
+TRACE_FILENAME = "trace.jsonl"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scenario_argument(parser)
+    parser.add_argument("--plain", action="store_true", help="print the transcript, no TUI")
+    parser.add_argument(
+        "--explain", action="store_true", help="explain each line inline (with --plain)"
+    )
+    parser.add_argument(
+        "--both-sides",
+        action="store_true",
+        help="also print each line as the server recorded it (with --plain)",
+    )
+    parser.add_argument("--record", type=Path, metavar="FILE", help="write the trace as JSON Lines")
+    parser.add_argument(
+        "--colour",
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="highlight the transcript (auto: only on a terminal, and never with NO_COLOR)",
+    )
+    parser.add_argument("--projector", action="store_true", help="projector layout (TUI)")
+
+
+def main(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    if not args.plain:
+        return open_tui(scenario, projector=args.projector)
+    return asyncio.run(run_plain(scenario, args))
+
+
+def open_tui(scenario: Scenario | str | None, *, projector: bool = False) -> int:
+    """Start the Textual app (imported only here, so plain runs never load Textual)."""
+    from tutor.ui.app import run_tui
+
+    return run_tui(scenario, projector=projector)
+
+
+async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
+    """Run the world once, printing every event as it happens; exit 0 if it ended as expected."""
+    from tutor.clock import iso
+    from tutor.render.transcript import TranscriptPrinter, should_colour
+    from tutor.world.world import World
+
+    colour = {"always": True, "never": False}.get(args.colour, should_colour(sys.stdout))
+    trace = Trace()
+    trace.subscribe(
+        TranscriptPrinter(
+            sys.stdout, color=colour, explain=args.explain, show_server_side=args.both_sides
+        )
+    )
+    world = World(scenario, run_dir=args.keep, trace=trace)
+    header = TraceHeader(scenario=scenario.name, started=iso(world.clock.now()))
+    with ExitStack() as files:
+        targets = [p for p in (args.record, args.keep and args.keep / TRACE_FILENAME) if p]
+        for target in targets:
+            stream = files.enter_context(Path(target).open("w", encoding="utf-8"))
+            trace.subscribe(TraceRecorder(stream, header))
+        async with world:
+            result = await world.run()
+    verdict = "as expected" if result.ok else "NOT as the scenario expects"
+    print(f"\nScenario {scenario.name!r} ended {verdict}.")
+    for mismatch in result.mismatches:
+        print(f"  !! {mismatch}")
+    if args.keep:
+        print(f"Mailboxes, CA and trace kept in {args.keep}")
+    return 0 if result.ok else 1
