@@ -1,0 +1,31 @@
+"""Layering is a checked contract: the world and the trace never import views or Textual."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_import_linter_contracts_hold() -> None:
+    lint_imports = shutil.which("lint-imports")
+    if lint_imports is None:
+        pytest.fail("import-linter is a test dependency: pip install -e '.[test]'")
+    result = subprocess.run(
+        [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plain_run_path_never_imports_textual() -> None:
+    code = (
+        "import sys, tutor.cli, tutor.commands.run, tutor.world.world, "
+        "tutor.render.transcript; "
+        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
