@@ -472,12 +472,12 @@ def write_trace(path: Path, header: TraceHeader, events: Iterable[Event]) -> Non
 def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
     """Load a recorded trace; raise TraceFormatError naming the file and line on bad input."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise TraceFormatError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise TraceFormatError(f"{path}: not a UTF-8 text file") from exc
-    if not lines:
+    if not lines[0].strip():
         raise TraceFormatError(f"{path}:1: empty file, expected a smtp-tutor trace")
     try:
         first = json.loads(lines[0])
