@@ -1,0 +1,53 @@
+"""The command line as a user meets it: exit codes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def smtp_tutor(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_scenarios_lists_every_shipped_scenario_with_a_description() -> None:
+    result = smtp_tutor("scenarios")
+    assert result.returncode == 0
+    for name in ("hello", "mx-fallback", "no-starttls", "unknown-user", "too-big"):
+        line = next(l for l in result.stdout.splitlines() if l.startswith(name + " "))
+        assert len(line.split(None, 1)[1]) > 20
+
+
+def test_malformed_scenario_file_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text('[scenario]\ntitle = "x"\n\n[[host]]\nname = "a.example"\nrole = "mx\n')
+    result = smtp_tutor("run", str(bad), "--plain")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"smtp-tutor: {bad}:6: not valid TOML")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_scenario_and_unknown_what_if_are_clear(tmp_path: Path) -> None:
+    result = smtp_tutor("run", "helo", "--plain")
+    assert result.returncode == 2 and "did you mean 'hello'" in result.stderr
+    result = smtp_tutor("run", "hello", "--plain", "--what-if", "meteor")
+    assert result.returncode == 2 and "unknown --what-if 'meteor'" in result.stderr
+
+
+def test_replay_of_a_file_that_is_not_a_trace_exits_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.jsonl"
+    bogus.write_text("hello\n")
+    result = smtp_tutor("replay", str(bogus), "--plain")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"smtp-tutor: {bogus}:1: not JSON (Expecting value)"
