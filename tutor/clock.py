@@ -62,6 +62,34 @@ class SimulatedClock:
         await asyncio.sleep(0)
 
 
+class FastForwardClock:
+    """Real time that skips every wait: what a run with retries uses.
+
+    Between waits time flows as on the wall clock, so the delays logged for one SMTP session
+    are real; a wait (a retry in 300 s, a greylist delay) is skipped by moving an offset
+    forward, so five days of retries take as long as their real SMTP sessions do.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._real_start = time.time()
+        self._offset = (start - self._real_start) if start is not None else 0.0
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock does not go backwards")
+        self._offset += seconds
+
+    def advance_to(self, when: float) -> None:
+        self.advance(max(0.0, when - self.now()))
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)
+
+
 def iso(timestamp: float) -> str:
     """An ISO 8601 UTC rendering used in traces and logs."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
