@@ -1,0 +1,658 @@
+"""Explanations of trace events, SMTP commands and replies, read from tutor/data/explanations.toml.
+
+The words live in a data file (STYLE.md: explanations are data, not strings in widgets); this
+module only parses lines, picks the right entries and assembles an ``Explanation`` that every
+view (plain transcript, TUI, quizzes) can show in its own way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tutor.trace import (
+    AuthResult,
+    Bounce,
+    Delivery,
+    DnsAnswer,
+    DnsQuery,
+    Event,
+    Note,
+    PolicyVerdict,
+    QueueChange,
+    RecipientResult,
+    SmtpLine,
+    TcpClose,
+    TcpConnect,
+    TlsHandshake,
+)
+
+DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "explanations.toml"
+
+TABLES = (
+    "command",
+    "reply",
+    "reply_class",
+    "reply_subject",
+    "enhanced_class",
+    "enhanced_subject",
+    "enhanced",
+    "extension",
+    "dns_type",
+    "dns_rcode",
+    "tls",
+    "event",
+    "topic",
+)
+_REQUIRED = ("title", "short", "text")
+_OPTIONAL_TEXT = ("why_now", "next")
+
+
+class ExplanationDataError(ValueError):
+    """The explanations data file is missing or malformed; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the data file, as written there."""
+
+    title: str
+    short: str
+    text: str
+    why_now: str = ""
+    next: str = ""
+    rfc: tuple[str, ...] = ()
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        return tuple(p.strip().replace("\n", " ") for p in self.text.split("\n\n") if p.strip())
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a view shows to explain one line or event.
+
+    ``summary`` is a one-line digest for compact annotations ("550 = ... · 5.1.1 = ...");
+    ``breakdown`` takes a code or command apart into labelled pieces.
+    """
+
+    title: str
+    body: tuple[str, ...] = ()
+    breakdown: tuple[tuple[str, str], ...] = ()
+    next_step: str = ""
+    rfc: tuple[str, ...] = ()
+    summary: str = ""
+
+    @property
+    def rfc_text(self) -> str:
+        return ", ".join(self.rfc)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class Explanations:
+    """The parsed data file: ``table -> key -> Entry``."""
+
+    def __init__(self, tables: dict[str, dict[str, Entry]], path: Path) -> None:
+        self.tables = tables
+        self.path = path
+
+    def get(self, table: str, key: str) -> Entry | None:
+        return self.tables.get(table, {}).get(key)
+
+    def lookup(self, dotted: str) -> Entry | None:
+        """Resolve an event's ``explain`` key: "table.key" (key may contain dots) or a topic."""
+        table, _, key = dotted.partition(".")
+        if key and table in self.tables:
+            return self.get(table, key) or self.get(table, key.upper())
+        return self.get("topic", dotted)
+
+
+def load_explanations(path: Path) -> Explanations:
+    """Parse and validate an explanations file; raise ExplanationDataError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExplanationDataError(f"{path}: cannot read explanations: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ExplanationDataError(f"{path}: not a UTF-8 text file") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib puts "(at line N, column M)" in the message; turn it into file:line form.
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = match.group(1) if match else "?"
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ExplanationDataError(f"{path}:{line}: invalid TOML: {reason}") from exc
+
+    tables: dict[str, dict[str, Entry]] = {}
+    for table, entries in raw.items():
+        if table not in TABLES:
+            raise ExplanationDataError(
+                f"{path}:{_line_of(text, table)}: unknown table [{table}], "
+                f"expected one of: {', '.join(TABLES)}"
+            )
+        if not isinstance(entries, dict):
+            raise ExplanationDataError(f"{path}:{_line_of(text, table)}: [{table}] must be a table")
+        tables[table] = {
+            str(key): _entry(path, text, table, str(key), value) for key, value in entries.items()
+        }
+    for table in TABLES:
+        tables.setdefault(table, {})
+    if "generic" not in tables["event"]:
+        raise ExplanationDataError(f"{path}:1: missing the fallback entry [event.generic]")
+    return Explanations(tables, path)
+
+
+def _entry(path: Path, text: str, table: str, key: str, value: Any) -> Entry:
+    where = f"{path}:{_line_of(text, table, key)}"
+    if not isinstance(value, dict):
+        raise ExplanationDataError(f"{where}: [{table}.{key}] must be a table")
+    for name in _REQUIRED:
+        if not isinstance(value.get(name), str) or not value[name].strip():
+            raise ExplanationDataError(
+                f"{where}: [{table}.{key}] needs a non-empty '{name}' string"
+            )
+    for name in _OPTIONAL_TEXT:
+        if name in value and not isinstance(value[name], str):
+            raise ExplanationDataError(f"{where}: [{table}.{key}] '{name}' must be a string")
+    rfc = value.get("rfc", [])
+    if not isinstance(rfc, list) or not all(isinstance(r, str) for r in rfc):
+        raise ExplanationDataError(f"{where}: [{table}.{key}] 'rfc' must be a list of strings")
+    unknown = set(value) - {*_REQUIRED, *_OPTIONAL_TEXT, "rfc"}
+    if unknown:
+        raise ExplanationDataError(
+            f"{where}: [{table}.{key}] unknown field(s) {', '.join(sorted(unknown))}"
+        )
+    return Entry(
+        title=value["title"].strip(),
+        short=value["short"].strip(),
+        text=value["text"].strip(),
+        why_now=value.get("why_now", "").strip(),
+        next=value.get("next", "").strip(),
+        rfc=tuple(rfc),
+    )
+
+
+def _line_of(text: str, table: str, key: str | None = None) -> int:
+    """The line of a table header, so schema errors can point at it (1 when not found)."""
+    if key is None:
+        pattern = rf"^\s*\[{re.escape(table)}[.\]]"
+    else:
+        quoted = rf'(?:{re.escape(key)}|"{re.escape(key)}")'
+        pattern = rf"^\s*\[\s*{re.escape(table)}\s*\.\s*{quoted}\s*\]"
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(pattern, line):
+            return number
+    return 1
+
+
+@cache
+def explanations() -> Explanations:
+    """The shipped explanations, loaded once (a broken file raises ExplanationDataError)."""
+    return load_explanations(DATA_FILE)
+
+
+# --------------------------------------------------------------------------- parsing lines
+
+_REPLY_RE = re.compile(r"^(?P<code>[1-5]\d\d)(?P<sep>[ -]|$)(?P<rest>.*)$", re.DOTALL)
+_ENHANCED_RE = re.compile(r"^(?P<cls>[245])\.(?P<subject>\d{1,3})\.(?P<detail>\d{1,3})\b")
+_PARAM_RE = re.compile(r"\b([A-Za-z0-9][A-Za-z0-9-]*)(?:=(\S*))?")
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    """An SMTP reply line taken apart."""
+
+    code: str
+    last: bool  # "250 " ends a reply, "250-" continues it
+    enhanced: str  # "5.1.1" or ""
+    text: str  # what follows the codes
+
+
+def parse_reply(line: str) -> ParsedReply | None:
+    """Split "550 5.1.1 <bob@x>: User unknown"; None when the line is not a reply."""
+    match = _REPLY_RE.match(line.strip("\r\n"))
+    if not match:
+        return None
+    rest = match.group("rest")
+    enhanced = ""
+    found = _ENHANCED_RE.match(rest)
+    if found:
+        enhanced = found.group(0)
+        rest = rest[found.end() :].lstrip()
+    return ParsedReply(match.group("code"), match.group("sep") != "-", enhanced, rest)
+
+
+def command_verb(line: str) -> str:
+    """The command word of a client line, upper-cased ("mail from:<a>" -> "MAIL")."""
+    word = line.strip().split(" ", 1)[0].split(":", 1)[0]
+    return word.upper()
+
+
+# --------------------------------------------------------------------------- free text
+
+
+def explain_reply(text: str) -> Explanation:
+    """Explain one reply line: its code digit by digit, its enhanced code, and what comes next."""
+    data = explanations()
+    parsed = parse_reply(text)
+    if parsed is None:
+        return _generic(f"Not an SMTP reply: {text.strip()[:60]!r}")
+    code = parsed.code
+    entry = data.get("reply", code)
+    cls = data.get("reply_class", code[0])
+    subject = data.get("reply_subject", code[1])
+
+    breakdown: list[tuple[str, str]] = []
+    if cls:
+        breakdown.append((f"reply class {code[0]}", cls.short))
+    if subject:
+        breakdown.append((f"reply subject {code[1]}", subject.short))
+    breakdown.append(
+        (f"reply detail {code[2]}", entry.short if entry else "not a code this tutor knows")
+    )
+    rfc: list[str] = list(entry.rfc if entry else ("RFC 5321 §4.2.1",))
+    refs = [rfc[0]]  # the summary cites one reference per part, the body all of them
+    body: list[str] = list(entry.paragraphs) if entry else []
+    if not entry:
+        body.append(
+            f"{code} is not one of the reply codes this tutor knows; its first digit still "
+            f"says what kind of answer it is: {cls.short if cls else 'unknown'}."
+        )
+        if cls:
+            body.extend(cls.paragraphs)
+
+    summary = f"{code} = {entry.short if entry else 'unknown code'}"
+    if cls:
+        summary += f" ({cls.short}, {code[0]}xx)"
+
+    if parsed.enhanced:
+        enhanced = explain_enhanced(parsed.enhanced)
+        breakdown.extend(enhanced.breakdown)
+        summary += f" · {enhanced.summary}"
+        refs.append(enhanced.rfc[0])
+        body.extend(enhanced.body)
+        rfc.extend(r for r in enhanced.rfc if r not in rfc)
+
+    extension = _extension_of(parsed)
+    if extension:
+        name, ext = extension
+        breakdown.append((name, ext.short))
+        summary = f"{name} = {ext.short}"
+        body.extend(ext.paragraphs)
+        rfc = list(ext.rfc) + [r for r in rfc if r not in ext.rfc]
+        refs = [ext.rfc[0]] if ext.rfc else refs
+
+    if code == "334":
+        decoded = _b64(parsed.text.strip())
+        if decoded is not None:
+            breakdown.append(("base64 decoded", repr(decoded)))
+            summary += f" · decodes to {decoded!r}"
+
+    summary += " · " + ", ".join(refs)
+    title = entry.title if entry else f"{code} (unknown reply code)"
+    return Explanation(
+        title=title,
+        body=tuple(body),
+        breakdown=tuple(breakdown),
+        next_step=entry.next if entry else (cls.next if cls else ""),
+        rfc=tuple(rfc),
+        summary=summary,
+    )
+
+
+def explain_enhanced(code: str) -> Explanation:
+    """Explain an enhanced status code "class.subject.detail" (RFC 3463)."""
+    data = explanations()
+    match = _ENHANCED_RE.match(code.strip())
+    if not match:
+        return _generic(f"Not an enhanced status code: {code!r}")
+    c, s, d = match.group("cls"), match.group("subject"), match.group("detail")
+    cls = data.get("enhanced_class", c)
+    subject = data.get("enhanced_subject", s)
+    detail = data.get("enhanced", f"{s}.{d}")
+    full = f"{c}.{s}.{d}"
+    breakdown = [
+        (f"status class {c}", cls.short if cls else "unknown class"),
+        (f"status subject {s}", subject.short if subject else "unknown subject"),
+        (
+            f"status detail {d}",
+            detail.short if detail else "no registered meaning known to this tutor",
+        ),
+    ]
+    rfc: list[str] = []
+    for entry in (detail, subject, cls):
+        if entry:
+            rfc.extend(r for r in entry.rfc if r not in rfc)
+    short = detail.short if detail else (subject.short if subject else "unknown status")
+    body = detail.paragraphs if detail else (subject.paragraphs if subject else ())
+    return Explanation(
+        title=f"{full} {detail.title.split(' ', 1)[1]}" if detail else f"{full} (enhanced status)",
+        body=tuple(body),
+        breakdown=tuple(breakdown),
+        rfc=tuple(rfc) or ("RFC 3463 §2",),
+        summary=f"{full} = {short}",
+    )
+
+
+def explain_command(line: str) -> Explanation:
+    """Explain one client line: the command, its arguments and ESMTP parameters."""
+    data = explanations()
+    stripped = line.strip("\r\n")
+    verb = command_verb(stripped)
+    entry = data.get("command", verb)
+    if entry is None:
+        if _b64(stripped.strip()) is not None and " " not in stripped.strip():
+            return Explanation(
+                title="AUTH response (base64)",
+                body=(
+                    "A base64 line sent in answer to a 334 challenge during AUTH. Base64 is an "
+                    "encoding, not encryption.",
+                ),
+                breakdown=(("base64", "an AUTH answer; not shown decoded"),),
+                rfc=("RFC 4954 §4",),
+                summary="AUTH answer, base64 (an encoding, not encryption) · RFC 4954 §4",
+            )
+        return Explanation(
+            title=f"{verb or 'empty line'}: not an SMTP command",
+            body=(
+                f"{verb!r} is not a command of RFC 5321 or its common extensions. A real "
+                "server answers 500 5.5.2 (command not recognized) and keeps the session open.",
+            ),
+            next_step="Expect 500; send a valid command.",
+            rfc=("RFC 5321 §4.2.2",),
+            summary=f"{verb or '(empty)'} = not an SMTP command (expect 500) · RFC 5321 §4.2.2",
+        )
+    breakdown: list[tuple[str, str]] = [(verb, entry.short)]
+    body = list(entry.paragraphs)
+    rfc = list(entry.rfc)
+    argument = stripped.split(" ", 1)[1] if " " in stripped else ""
+    if verb in ("MAIL", "RCPT"):
+        address = re.search(r"<[^>]*>", stripped)
+        if address:
+            label = "reverse-path" if verb == "MAIL" else "forward-path"
+            path = address.group(0)
+            if path == "<>":
+                path = "<> (empty: a bounce, which must never cause another bounce)"
+            breakdown.append((label, path))
+            for name, value in _PARAM_RE.findall(stripped[address.end() :]):
+                breakdown.append(_parameter(name, value, rfc))
+    elif verb == "AUTH" and argument:
+        mechanism = argument.split(" ", 1)[0].upper()
+        breakdown.append(("mechanism", mechanism))
+        if " " in argument:
+            breakdown.append(("initial response", "base64 credentials (encoded, not encrypted)"))
+    elif verb in ("EHLO", "HELO") and argument:
+        breakdown.append(("client name", argument.strip()))
+    elif verb == "BDAT" and argument:
+        parts = argument.split()
+        breakdown.append(("chunk size", f"{parts[0]} bytes"))
+        if len(parts) > 1 and parts[1].upper() == "LAST":
+            breakdown.append(("LAST", "this is the final chunk"))
+    summary = f"{verb} = {entry.short}"
+    params = [label for label, _ in breakdown[2:] if label.isupper()]
+    if params:
+        summary += " · " + ", ".join(params)
+    summary += " · " + ", ".join(rfc[:2])
+    return Explanation(
+        title=entry.title,
+        body=(*body, *((f"Why now: {entry.why_now}",) if entry.why_now else ())),
+        breakdown=tuple(breakdown),
+        next_step=entry.next,
+        rfc=tuple(rfc),
+        summary=summary,
+    )
+
+
+def explain_key(key: str) -> Explanation | None:
+    """The entry an event's ``explain`` key names ("topic.greylisting", "reply.550", ...)."""
+    entry = explanations().lookup(key)
+    return _from_entry(entry) if entry else None
+
+
+# --------------------------------------------------------------------------- events
+
+
+def explain_event(event: Event) -> Explanation:
+    """Explain any trace event; unknown events get a generic explanation, never an exception."""
+    try:
+        explanation = _explain_event(event)
+    except Exception as exc:  # a view must never crash on explaining; say what went wrong
+        return _generic(f"No explanation available ({type(exc).__name__}: {exc})")
+    if event.explain:
+        extra = explain_key(event.explain)
+        if extra:
+            explanation = _merge(explanation, extra)
+    return explanation
+
+
+def _explain_event(event: Event) -> Explanation:
+    data = explanations()
+    if isinstance(event, SmtpLine):
+        if event.is_payload:
+            return _payload_explanation(event)
+        if event.direction.value == "s>c":
+            return explain_reply(event.text)
+        return explain_command(event.text)
+    if isinstance(event, DnsAnswer):
+        return _dns_answer(event)
+    if isinstance(event, DnsQuery):
+        base = _from_entry(data.get("event", "dns_query"))
+        qtype = data.get("dns_type", event.qtype.upper())
+        if qtype:
+            return _merge(base, _from_entry(qtype), summary=f"? {event.qtype} = {qtype.short}")
+        return base
+    if isinstance(event, TlsHandshake):
+        return _tls(event)
+    if isinstance(event, TcpConnect):
+        key = "tcp_connect" if event.ok else "tcp_refused"
+        explanation = _from_entry(data.get("event", key))
+        if not event.ok and event.error:
+            explanation = _with(explanation, breakdown=(("error", event.error),))
+        return explanation
+    if isinstance(event, TcpClose):
+        return _from_entry(data.get("event", "tcp_close"))
+    if isinstance(event, AuthResult):
+        return _from_entry(data.get("event", "auth_ok" if event.ok else "auth_failed"))
+    if isinstance(event, RecipientResult):
+        base = _from_entry(data.get("event", event.outcome.value) or data.get("event", "generic"))
+        if event.reply and parse_reply(event.reply):
+            reply = explain_reply(event.reply)
+            return _merge(base, reply, summary=f"{base.summary} · {reply.summary}")
+        return base
+    if isinstance(event, Delivery):
+        return _from_entry(data.get("event", "delivery"))
+    if isinstance(event, Note):
+        base = _from_entry(data.get("event", "note"))
+        return _with(base, body=(event.text, *base.body))
+    if isinstance(event, PolicyVerdict):
+        base = _from_entry(data.get("event", "policy_verdict"))
+        topic = data.get("topic", event.check.lower())
+        if topic:
+            base = _merge(base, _from_entry(topic))
+        return _with(base, breakdown=tuple(("reason", r) for r in event.reasons))
+    if isinstance(event, QueueChange | Bounce):
+        return _from_entry(data.get("event", event.type))
+    entry = data.get("event", event.type)
+    return _from_entry(entry) if entry else _generic(f"A {event.type} event.")
+
+
+def _payload_explanation(event: SmtpLine) -> Explanation:
+    lines = event.text.split("\n")
+    header_count = 0
+    for line in lines:
+        if not line.strip("\r"):
+            break
+        if not line[:1].isspace():
+            header_count += 1
+    return Explanation(
+        title="The message content (after 354)",
+        body=(
+            "Everything between the 354 reply and the line with a single dot is the message "
+            "itself: header fields (From:, To:, Subject:, Date:, Message-ID:, ...), one empty "
+            "line, then the body. The envelope (MAIL FROM/RCPT TO) decided where it goes; these "
+            "headers are only what the reader sees.",
+        ),
+        breakdown=(
+            ("headers", f"{header_count} header field(s) before the blank line"),
+            ("size", f"{len(event.data)} bytes"),
+            ("end", "a line with a single dot: <CRLF>.<CRLF>"),
+        ),
+        next_step="The server answers once for the whole message: 250 (queued) or 4xx/5xx.",
+        rfc=("RFC 5321 §4.1.1.4", "RFC 5322 §2.1"),
+        summary=f"message content: {header_count} headers, blank line, body · RFC 5322 §2.1",
+    )
+
+
+def _dns_answer(event: DnsAnswer) -> Explanation:
+    data = explanations()
+    rcode = event.rcode.upper()
+    nodata = rcode == "NOERROR" and not event.answer
+    rcode_entry = data.get("dns_rcode", "NODATA" if nodata else rcode)
+    type_entry = data.get("dns_type", event.qtype.upper())
+    breakdown = [("rcode", f"{rcode}: {rcode_entry.short if rcode_entry else 'unknown rcode'}")]
+    if "aa" in event.flags:
+        breakdown.append(("aa", "authoritative answer: from the server responsible for the zone"))
+    if event.cached:
+        breakdown.append(("cached", "served from the resolver's cache until its TTL runs out"))
+    for record in event.answer:
+        breakdown.append(("record", record))
+    body: list[str] = []
+    rfc: list[str] = []
+    for entry in (rcode_entry, type_entry):
+        if entry:
+            body.extend(entry.paragraphs)
+            rfc.extend(r for r in entry.rfc if r not in rfc)
+    parts = []
+    if rcode_entry:
+        parts.append(f"{'NODATA' if nodata else rcode} = {rcode_entry.short}")
+    if type_entry:
+        parts.append(f"{event.qtype.upper()} = {type_entry.short}")
+    summary = " · ".join([*parts, ", ".join(rfc[:2])]) if parts else f"DNS answer {rcode}"
+    next_step = ""
+    if rcode_entry and rcode_entry.next:
+        next_step = rcode_entry.next
+    elif type_entry:
+        next_step = type_entry.next
+    return Explanation(
+        title=f"DNS answer for {event.qname} {event.qtype}: {rcode}",
+        body=tuple(body),
+        breakdown=tuple(breakdown),
+        next_step=next_step,
+        rfc=tuple(rfc),
+        summary=summary,
+    )
+
+
+def _tls(event: TlsHandshake) -> Explanation:
+    data = explanations()
+    if not event.ok:
+        base = _from_entry(data.get("tls", "failed"))
+        return _with(base, breakdown=(("error", event.verify_error or "handshake failed"),))
+    base = _from_entry(data.get("tls", "handshake"))
+    verify = _from_entry(data.get("tls", "verified" if event.verified else "not_verified"))
+    merged = _merge(base, verify, summary=f"{base.summary} · {verify.summary}")
+    if event.implicit:
+        merged = _merge(merged, _from_entry(data.get("tls", "implicit")))
+    breakdown = [
+        ("version", event.version),
+        ("cipher", f"{event.cipher} ({event.bits} bits)" if event.bits else event.cipher),
+        ("subject", event.subject),
+        ("issuer", event.issuer),
+        ("names", ", ".join(event.san)),
+        ("verified", "yes" if event.verified else f"no: {event.verify_error or 'not checked'}"),
+    ]
+    return _with(merged, breakdown=tuple((k, v) for k, v in breakdown if v))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _extension_of(parsed: ParsedReply) -> tuple[str, Entry] | None:
+    """An EHLO reply line such as "250-SIZE 10240000" names an extension; find its entry."""
+    if parsed.code != "250" or parsed.enhanced:
+        return None
+    word = parsed.text.split(" ", 1)[0].split("=", 1)[0]
+    if not word or word != word.upper():
+        return None
+    entry = explanations().get("extension", word)
+    return (word, entry) if entry else None
+
+
+def _parameter(name: str, value: str, rfc: list[str]) -> tuple[str, str]:
+    upper = name.upper()
+    extension = {"SIZE": "SIZE", "BODY": "8BITMIME", "SMTPUTF8": "SMTPUTF8"}.get(upper)
+    if upper in ("RET", "ENVID", "NOTIFY", "ORCPT"):
+        extension = "DSN"
+    entry = explanations().get("extension", extension) if extension else None
+    if entry:
+        rfc.extend(r for r in entry.rfc if r not in rfc)
+    label = f"{upper}={value}" if value else upper
+    if upper == "SIZE" and value.isdigit():
+        return label, f"the message will be about {int(value):,} bytes"
+    return label, entry.short if entry else "ESMTP parameter"
+
+
+def _b64(text: str) -> str | None:
+    if not text or len(text) % 4:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isprintable() else None
+
+
+def _from_entry(entry: Entry | None) -> Explanation:
+    if entry is None:
+        return _generic("")
+    return Explanation(
+        title=entry.title,
+        body=entry.paragraphs,
+        next_step=entry.next,
+        rfc=entry.rfc,
+        summary=f"{entry.short}" + (f" · {', '.join(entry.rfc[:2])}" if entry.rfc else ""),
+    )
+
+
+def _generic(detail: str) -> Explanation:
+    entry = explanations().get("event", "generic")
+    assert entry is not None  # load_explanations insists on it
+    body = (detail, *entry.paragraphs) if detail else entry.paragraphs
+    return Explanation(title=entry.title, body=body, summary=entry.short)
+
+
+def _with(
+    explanation: Explanation,
+    *,
+    body: tuple[str, ...] | None = None,
+    breakdown: tuple[tuple[str, str], ...] | None = None,
+) -> Explanation:
+    return Explanation(
+        title=explanation.title,
+        body=explanation.body if body is None else body,
+        breakdown=explanation.breakdown if breakdown is None else breakdown,
+        next_step=explanation.next_step,
+        rfc=explanation.rfc,
+        summary=explanation.summary,
+    )
+
+
+def _merge(first: Explanation, second: Explanation, *, summary: str = "") -> Explanation:
+    return Explanation(
+        title=first.title,
+        body=(*first.body, *(p for p in second.body if p not in first.body)),
+        breakdown=(*first.breakdown, *second.breakdown),
+        next_step=first.next_step or second.next_step,
+        rfc=(*first.rfc, *(r for r in second.rfc if r not in first.rfc)),
+        summary=summary or first.summary,
+    )
