@@ -1,0 +1,1 @@
+"""Receiving-side policy checks (SPF, DKIM, DMARC, DNSBL, greylisting), each explaining itself."""

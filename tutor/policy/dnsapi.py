@@ -1,0 +1,285 @@
+"""The small DNS interface the policy checks use, and its three implementations.
+
+A policy check only needs "ask NAME for TYPE, get an rcode and the records as text". Keeping it
+that small lets the same evaluator run in three places:
+
+* ``ResolverLookup`` — inside the world, through the world's resolver and the real DNS server
+  on loopback (the resolver publishes DnsQuery/DnsAnswer events, so every lookup is traced);
+* ``ZoneLookup`` — the ``check`` command, answering from the learner's zone files directly;
+* ``DictLookup`` — the RFC 7208 test suite's ``zonedata`` (including its simulated timeouts).
+
+Record text follows zone-file presentation except for TXT, which is given as the record's
+character-strings joined with nothing in between (RFC 7208 §3.3), already unquoted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.zone
+
+
+class Rcode(StrEnum):
+    """Outcome of one query; TIMEOUT is not a DNS rcode but is what a resolver reports."""
+
+    NOERROR = "NOERROR"
+    NXDOMAIN = "NXDOMAIN"
+    SERVFAIL = "SERVFAIL"
+    REFUSED = "REFUSED"
+    TIMEOUT = "TIMEOUT"
+
+
+@dataclass(frozen=True)
+class DnsResult:
+    """The answer to one query: its rcode and the records of the asked type, as text."""
+
+    rcode: str
+    records: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        """True for failures that may go away (SERVFAIL, timeout, ...): SPF's temperror."""
+        return self.rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN)
+
+    @property
+    def is_void(self) -> bool:
+        """NXDOMAIN, or NOERROR with no records: what RFC 7208 §4.6.4 calls a void lookup."""
+        return not self.is_error and not self.records
+
+
+class DnsLookup(Protocol):
+    """Anything that can answer a DNS question for a policy check."""
+
+    async def query(self, name: str, rdtype: str) -> DnsResult: ...
+
+
+def txt_text(strings: Iterable[bytes | str]) -> str:
+    """Join a TXT record's character-strings as RFC 7208 §3.3 says: no separator.
+
+    Bytes that are not UTF-8 become U+FFFD rather than being dropped, so a record carrying
+    them still fails SPF's 7-bit ASCII rule instead of silently changing meaning.
+    """
+    parts = [s.decode("utf-8", "replace") if isinstance(s, bytes) else s for s in strings]
+    return "".join(parts)
+
+
+def rdata_text(rdata: dns.rdata.Rdata) -> str:
+    """One record as the text ``DnsResult.records`` carries (TXT joined, others as in a zone)."""
+    if rdata.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
+        return txt_text(rdata.strings)  # type: ignore[attr-defined]
+    return rdata.to_text()
+
+
+# --------------------------------------------------------------------------- the world
+
+
+class ResolverLookup:
+    """Asks the world's resolver (and so the world's DNS server), as host ``host``.
+
+    The resolver publishes the DnsQuery/DnsAnswer events itself, so every lookup an SPF check
+    makes appears in the trace under this host and session.
+    """
+
+    def __init__(self, world_resolver: Any, host: str, *, session: str = "") -> None:
+        self._resolver = world_resolver
+        self._host = host
+        self._session = session
+
+    async def query(self, name: str, rdtype: str) -> DnsResult:
+        from tutor.trace import Stage  # local: keeps this module importable on its own
+
+        resolution = await self._resolver.resolve(
+            name, rdtype, host=self._host, session=self._session, stage=Stage.FILTERING
+        )
+        return resolution_to_result(resolution, rdtype)
+
+
+def resolution_to_result(resolution: Any, rdtype: str) -> DnsResult:
+    """Adapt the world resolver's ``Resolution`` to a ``DnsResult``.
+
+    Only the records of the asked type count (a CNAME the resolver followed is not an answer).
+    """
+    rcode = str(getattr(resolution, "rcode", "NOERROR")).upper()
+    if getattr(resolution, "timed_out", False):
+        rcode = Rcode.TIMEOUT
+    records: list[str] = []
+    rrsets = getattr(resolution, "rrsets", None)
+    if rrsets is not None:
+        want = dns.rdatatype.from_text(rdtype)
+        for rrset in rrsets:
+            if rrset.rdtype == want:
+                records.extend(rdata_text(rd) for rd in rrset)
+    else:
+        records.extend(_plain_records(getattr(resolution, "records", ()), rdtype))
+    return DnsResult(rcode, tuple(records))
+
+
+def _plain_records(records: Iterable[Any], rdtype: str) -> list[str]:
+    out: list[str] = []
+    for record in records:
+        if isinstance(record, dns.rdata.Rdata):
+            if record.rdtype == dns.rdatatype.from_text(rdtype):
+                out.append(rdata_text(record))
+        elif isinstance(record, str):
+            out.append(record)
+    return out
+
+
+# --------------------------------------------------------------------------- zone files
+
+
+class ZoneLookup:
+    """Answers from zones parsed with dnspython, as an authoritative server would.
+
+    Used by ``smtp-tutor check`` with the learner's ``--zone`` files. A name below a zone that
+    has no records at all is NXDOMAIN; a name with other records only is NOERROR with no
+    answer (NODATA); CNAMEs are followed (loops are SERVFAIL); a name outside every zone is
+    REFUSED, like an authoritative-only server.
+    """
+
+    def __init__(self, zones: Iterable[dns.zone.Zone]) -> None:
+        # the longest origin first, so a child zone wins over its parent
+        self._zones = sorted(zones, key=lambda z: len(z.origin or dns.name.root), reverse=True)
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], *, origin: str = ".") -> ZoneLookup:
+        """Parse master-file texts (each may hold several domains with ``$ORIGIN``)."""
+        return cls(zone_from_text(t, origin=origin) for t in texts)
+
+    def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
+        for zone in self._zones:
+            if zone.origin is not None and name.is_subdomain(zone.origin):
+                return zone
+        return None
+
+    async def query(self, name: str, rdtype: str) -> DnsResult:
+        return self.lookup(name, rdtype)
+
+    def lookup(self, name: str, rdtype: str) -> DnsResult:
+        """The synchronous answer (the zones are in memory)."""
+        try:
+            qname = dns.name.from_text(name)
+            want = dns.rdatatype.from_text(rdtype)
+        except (dns.exception.DNSException, ValueError):
+            return DnsResult(Rcode.SERVFAIL)
+        seen: set[dns.name.Name] = set()
+        while True:
+            zone = self._zone_for(qname)
+            if zone is None:
+                return DnsResult(Rcode.REFUSED)
+            node = zone.get_node(qname)
+            if node is None:
+                exists = any(n.is_subdomain(qname) for n in zone.nodes)  # empty non-terminal
+                return DnsResult(Rcode.NOERROR if exists else Rcode.NXDOMAIN)
+            rdataset = node.get_rdataset(dns.rdataclass.IN, want)
+            if rdataset is not None:
+                return DnsResult(Rcode.NOERROR, tuple(rdata_text(rd) for rd in rdataset))
+            cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if cname is None or want == dns.rdatatype.CNAME:
+                return DnsResult(Rcode.NOERROR)
+            seen.add(qname)
+            qname = next(iter(cname)).target  # type: ignore[attr-defined]
+            if qname in seen or len(seen) > 16:
+                return DnsResult(Rcode.SERVFAIL)
+
+
+def zone_from_text(text: str, *, origin: str = ".") -> dns.zone.Zone:
+    """Parse one master file; names relative to ``origin`` (``$ORIGIN`` lines override it).
+
+    With the root as origin a file can hold records of many domains. ``check_origin=False``
+    because a learner's file usually has no SOA/NS: it is a set of records, not a served zone.
+    """
+    return dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
+
+
+# --------------------------------------------------------------------------- the RFC 7208 suite
+
+
+class DictLookup:
+    """Answers from the openspf/RFC 7208 test suite's ``zonedata`` mapping.
+
+    The suite writes records as ``{TYPE: value}`` items (TXT/SPF values a string or a list of
+    strings, MX as ``[preference, exchange]``) plus the bare word ``TIMEOUT``. Its conventions,
+    as its reference driver implements them:
+
+    * an ``SPF`` record is also served as TXT unless the name has a TXT item of its own
+      (``TXT: NONE`` means "no TXT at all", to test SPF-only publishers);
+    * ``TIMEOUT`` makes a query time out unless a record of the asked type came before it;
+    * a name that is absent is NXDOMAIN; an absent name starting with ``error.`` times out;
+    * CNAMEs are followed (a loop is SERVFAIL).
+
+    Timeouts are answered at once with rcode TIMEOUT: nothing here really waits.
+    """
+
+    def __init__(self, zonedata: Mapping[str, Sequence[Any]]) -> None:
+        self._data: dict[str, list[tuple[str, str] | None]] = {
+            _norm(name): _suite_records(items) for name, items in (zonedata or {}).items()
+        }
+        self.queries: list[tuple[str, str]] = []
+
+    async def query(self, name: str, rdtype: str) -> DnsResult:
+        self.queries.append((name, rdtype))
+        return self.lookup(name, rdtype.upper())
+
+    def lookup(self, name: str, rdtype: str, _depth: int = 0) -> DnsResult:
+        if _depth > 8:
+            return DnsResult(Rcode.SERVFAIL)
+        key = _norm(name)
+        if key not in self._data:
+            return DnsResult(Rcode.TIMEOUT if key.startswith("error.") else Rcode.NXDOMAIN)
+        found: list[str] = []
+        for item in self._data[key]:
+            if item is None:  # TIMEOUT
+                if not found:
+                    return DnsResult(Rcode.TIMEOUT)
+                break
+            kind, value = item
+            if kind == rdtype:
+                found.append(value)
+            elif kind == "CNAME" and rdtype != "CNAME":
+                return self.lookup(value, rdtype, _depth + 1)
+        return DnsResult(Rcode.NOERROR, tuple(found))
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _suite_records(items: Sequence[Any]) -> list[tuple[str, str] | None]:
+    records: list[tuple[str, str] | None] = []
+    spf_as_txt: list[tuple[str, str] | None] = []
+    has_txt = False
+    for item in items or ():
+        if item == "TIMEOUT":
+            records.append(None)
+            continue
+        for kind, value in dict(item).items():
+            kind = str(kind).upper()
+            if kind in ("TXT", "SPF"):
+                strings = [value] if isinstance(value, str) else list(value or [])
+                if kind == "TXT":
+                    has_txt = True
+                    if strings == ["NONE"]:
+                        continue
+                text = txt_text(strings)
+                records.append((kind, text))
+                if kind == "SPF":
+                    spf_as_txt.append(("TXT", text))
+            elif kind == "MX":
+                preference, exchange = value
+                records.append(("MX", f"{preference} {exchange or '.'}"))
+            elif kind == "AAAA":
+                records.append(("AAAA", str(ipaddress.IPv6Address(str(value)))))
+            else:
+                records.append((kind, str(value)))
+    if not has_txt:
+        records.extend(spf_as_txt)
+    return records
