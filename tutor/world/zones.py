@@ -1,0 +1,219 @@
+"""Assemble the world's DNS zones from a scenario's zone text (dnspython does all the parsing).
+
+A teacher writes only what a lesson is about (the MX records, an SPF TXT, ...). Everything a
+real zone also needs is added here so the server can answer like a real authoritative one:
+``${host.name}`` placeholders become that host's address, a default SOA and NS are added when
+the text has none, every host of the world gets an A record in the zone that covers its name,
+and the DNS server's own name is served (from an extra zone if no scenario zone covers it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.tokenizer
+import dns.zone
+import dns.zonefile
+
+from tutor.scenario import Scenario
+
+DEFAULT_TTL = 3600  # applies to records written without a TTL (a zone file's $TTL)
+SOA_TIMERS = "1 7200 3600 1209600 300"  # serial refresh retry expire minimum (negative TTL)
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_ERROR_AT = re.compile(r"^.*?:(\d+): (.*)$", re.S)
+
+
+class ZoneError(Exception):
+    """A scenario's zone text is malformed; str() is one line naming the zone, line and problem."""
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A name the world must be able to resolve to an address (a host or the DNS server)."""
+
+    name: dns.name.Name
+    address: str
+
+
+class _LineTrackingTokenizer(dns.tokenizer.Tokenizer):
+    """A tokenizer that remembers the line of the last real token it returned.
+
+    dnspython reports the tokenizer's current line, which is already the next line when the
+    bad value was the last one on its line (the newline was read to end the token). The line
+    a teacher needs is the one the bad token is on.
+    """
+
+    token_line = 0
+
+    def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
+        replaying = self.ungotten_token is not None
+        line = self.line_number
+        token = super().get(want_leading, want_comment)
+        if not replaying and not token.is_eol_or_eof() and not token.is_whitespace():
+            self.token_line = line
+        return token
+
+
+def build_zones(scenario: Scenario) -> list[dns.zone.Zone]:
+    """The zones the world's DNS server is authoritative for, complete and ready to serve.
+
+    Raises ZoneError for bad zone text, an unknown ``${...}`` placeholder, or a zone declared
+    twice.
+    """
+    addresses = {host.name: host.address for host in scenario.hosts}
+    addresses.setdefault(scenario.dns_name, scenario.dns_address)
+    dns_name = dns.name.from_text(scenario.dns_name)
+
+    zones: list[dns.zone.Zone] = []
+    for spec in scenario.zones:
+        origin = dns.name.from_text(spec.origin)
+        if any(zone.origin == origin for zone in zones):
+            raise ZoneError(_where(scenario, spec.origin, 0, "", "zone is declared twice"))
+        text = _substitute(scenario, spec.origin, spec.text, addresses)
+        zone = _parse(scenario, spec.origin, text, spec.text)
+        _add_default_soa_and_ns(zone, dns_name)
+        zones.append(zone)
+
+    if _covering_zone(zones, dns_name) is None:
+        extra = dns.zone.Zone(dns_name.parent(), relativize=False)
+        _add_default_soa_and_ns(extra, dns_name)
+        zones.append(extra)
+
+    named = [_Named(dns.name.from_text(h.name), h.address) for h in scenario.hosts]
+    named.append(_Named(dns_name, scenario.dns_address))
+    for item in named:
+        zone = _covering_zone(zones, item.name)
+        if zone is not None:
+            _add_address(zone, item)
+    return zones
+
+
+def _substitute(scenario: Scenario, origin: str, text: str, addresses: dict[str, str]) -> str:
+    """Replace ``${host.name}`` with that host's address; an unknown name is a ZoneError."""
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1).strip().lower().rstrip(".")
+        if key in addresses:
+            return addresses[key]
+        line = text.count("\n", 0, match.start()) + 1
+        known = ", ".join(sorted(addresses))
+        problem = f"unknown host in {match.group(0)}; hosts of this world: {known}"
+        raise ZoneError(_where(scenario, origin, line, _line_text(text, line), problem))
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
+def _parse(scenario: Scenario, origin: str, text: str, written: str) -> dns.zone.Zone:
+    """Parse zone text with absolute names, a default TTL and no $INCLUDE (zones are data).
+
+    ``written`` is the text before substitution (same lines), quoted in errors because it is
+    what the teacher sees in the scenario file.
+    """
+    zone = dns.zone.Zone(dns.name.from_text(origin), relativize=False)
+    tokenizer = _LineTrackingTokenizer(text, filename="zone")
+    try:
+        with zone.writer(True) as txn:
+            reader = dns.zonefile.Reader(
+                tokenizer,
+                dns.rdataclass.IN,
+                txn,
+                allow_include=False,
+                default_ttl=DEFAULT_TTL,
+            )
+            reader.read()
+    except dns.exception.DNSException as exc:
+        match = _ERROR_AT.match(str(exc))
+        problem = match.group(2) if match else (str(exc) or type(exc).__name__)
+        line = tokenizer.token_line or (int(match.group(1)) if match else 0)
+        raise ZoneError(
+            _where(scenario, origin, line, _line_text(written, line), problem)
+        ) from None
+    return zone
+
+
+def _add_default_soa_and_ns(zone: dns.zone.Zone, dns_name: dns.name.Name) -> None:
+    """Give the zone the SOA and NS every real zone has, unless the text wrote its own."""
+    origin = zone.origin
+    assert origin is not None
+    node = zone.find_node(origin, create=True)
+    if node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.SOA) is None:
+        soa = f"{dns_name} hostmaster.{origin} {SOA_TIMERS}"
+        _add(zone, origin, dns.rdatatype.SOA, soa)
+    if node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS) is None:
+        _add(zone, origin, dns.rdatatype.NS, dns_name.to_text())
+
+
+def _add_address(zone: dns.zone.Zone, item: _Named) -> None:
+    """Publish a host's A record unless the zone already says something about that name."""
+    node = zone.get_node(item.name)
+    if node is not None and (
+        node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.A) is not None
+        or node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME) is not None
+    ):
+        return  # the teacher's record wins; a CNAME owner may not have other data
+    _add(zone, item.name, dns.rdatatype.A, item.address)
+
+
+def _add(
+    zone: dns.zone.Zone, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, text: str
+) -> None:
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+    rdataset = zone.find_rdataset(name, rdtype, create=True)
+    rdataset.add(rdata, DEFAULT_TTL)
+
+
+def _covering_zone(zones: list[dns.zone.Zone], name: dns.name.Name) -> dns.zone.Zone | None:
+    """The most specific zone whose origin is ``name`` or one of its ancestors."""
+    best: dns.zone.Zone | None = None
+    for zone in zones:
+        origin = zone.origin
+        assert origin is not None
+        if name.is_subdomain(origin) and (best is None or len(origin) > len(best.origin or ())):
+            best = zone
+    return best
+
+
+def _line_text(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def _where(scenario: Scenario, origin: str, line: int, line_text: str, problem: str) -> str:
+    """One line for the user: file:line when the bad line can be found in the scenario file."""
+    file_line = _file_line(scenario.source, origin, line_text) if line_text else 0
+    prefix = (
+        f"{scenario.source}:{file_line}: "
+        if file_line
+        else (f"{scenario.source}: " if scenario.source else "")
+    )
+    at = f"zone {origin}, line {line} of its text" if line else f"zone {origin}"
+    quoted = f" (line: {line_text})" if line_text else ""
+    return f"{prefix}{at}: {problem}{quoted}"
+
+
+def _file_line(source: Path | None, origin: str, line_text: str) -> int:
+    """Best effort: the line of the scenario file holding ``line_text`` of the zone ``origin``."""
+    if source is None:
+        return 0
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    origin_pattern = re.compile(rf"^\s*origin\s*=\s*[\"']{re.escape(origin)}\.?[\"']", re.I)
+    start = next((n for n, raw in enumerate(lines) if origin_pattern.match(raw)), None)
+    if start is None:
+        return 0
+    for number in range(start + 1, len(lines)):
+        if lines[number].strip() == line_text:
+            return number + 1
+        if lines[number].strip().startswith("[["):
+            break
+    return 0
