@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import os
 import re
 import socket
 import ssl
@@ -302,6 +303,14 @@ def _chain_der(ssl_object: Any, verified: bool) -> list[bytes]:
 # --------------------------------------------------------------------------- the client
 
 
+def _connect_failure_reason(exc: BaseException) -> str:
+    """The bare cause in the words of strerror(3), as Postfix logs it ("Connection refused")."""
+    if isinstance(exc, TimeoutError):
+        return "Connection timed out"
+    errno = getattr(exc, "errno", None)
+    return os.strerror(errno) if errno else str(exc)
+
+
 def _stage_of(verb: str) -> Stage:
     return {
         "EHLO": Stage.EHLO,
@@ -357,6 +366,7 @@ class SmtpClient:
         self.encrypted = False
         self.extensions = Extensions()
         self.last_reply: Reply | None = None
+        self.handshake: TlsHandshake | None = None  # the last TLS handshake, as published
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._local: tuple[str, int] | None = None
@@ -410,11 +420,7 @@ class SmtpClient:
         except (OSError, TimeoutError) as exc:
             sock.close()
             self._forget_local()
-            reason = (
-                "Connection timed out"
-                if isinstance(exc, TimeoutError)
-                else (exc.strerror or str(exc))
-            )
+            reason = _connect_failure_reason(exc)
             self._publish(
                 TcpConnect(
                     stage=Stage.CONNECT,
@@ -693,7 +699,7 @@ class SmtpClient:
             message = f"TLS handshake with {name} timed out"
         else:
             message = f"TLS handshake with {name} failed: {getattr(exc, 'reason', None) or exc}"
-        self._publish(
+        self.handshake = self._publish(
             TlsHandshake(
                 stage=Stage.CONNECT if implicit else Stage.STARTTLS,
                 ok=False,
@@ -719,7 +725,7 @@ class SmtpClient:
         else:
             verify_error = "no trusted CA to verify against"
         cipher = ssl_object.cipher() if ssl_object else None
-        self._publish(
+        self.handshake = self._publish(
             TlsHandshake(
                 stage=Stage.CONNECT if implicit else Stage.STARTTLS,
                 ok=True,
@@ -752,8 +758,8 @@ class SmtpClient:
         if self._local is not None:
             self.ctx.plan.forget_outgoing(self._local)
 
-    def _publish(self, event: Any) -> None:
-        self.ctx.publish(
+    def _publish(self, event: Any) -> Any:
+        return self.ctx.publish(
             _with_header(event, host=self.host_name, session=self.session, side=Side.CLIENT)
         )
 
