@@ -44,6 +44,8 @@ class DnsTemporaryError(Exception):
     "Host or domain name not found. Name service error ... try again"), SPF says temperror.
     """
 
+    permanent = False  # callers classify lookup errors by this (the MTA does)
+
     def __init__(self, resolution: Resolution) -> None:
         super().__init__(
             f"DNS lookup of {resolution.qname} {resolution.rdtype} failed: {resolution.rcode}"
