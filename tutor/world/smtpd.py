@@ -1,0 +1,781 @@
+"""A traced aiosmtpd SMTP server: records every byte it reads and writes, and speaks like Postfix.
+
+``TracedSMTP`` is the protocol object behind both the MX (receiver.py) and the submission
+server (submission.py). aiosmtpd keeps the state machine; this subclass adds three things:
+
+* **The trace.** Every line the client sent (exact bytes, CRLF included), every reply line the
+  server wrote, the DATA payload as one event, the TCP open/close and the TLS handshake are
+  published as server-side events. Reads are observed through a thin wrapper around aiosmtpd's
+  StreamReader, so what is recorded is exactly what the parser consumed.
+* **Postfix's words.** aiosmtpd's own reply texts differ from Postfix's and often lack the
+  RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``) and adds the code
+  every reply carries once ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and
+  the HELO/EHLO replies), so learners see the replies a real MTA sends.
+* **Bad input.** A line with a NUL byte or invalid UTF-8 is answered 500 the way Postfix does,
+  and the session carries on.
+
+Handlers are aiosmtpd handlers (``handle_MAIL``, ``handle_RCPT``, ``handle_DATA`` ...), plus one
+hook of ours: ``handle_CONNECT(server, session, envelope) -> str | None`` runs before the
+greeting; a 4xx/5xx reply it returns replaces the greeting and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import enum
+import re
+import ssl
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
+
+from tutor.trace import (
+    Direction,
+    Event,
+    Note,
+    Side,
+    SmtpLine,
+    Stage,
+    TcpClose,
+    TcpConnect,
+    TlsHandshake,
+)
+from tutor.world.client import describe_certificate
+from tutor.world.context import WorldContext
+from tutor.world.network import ensure_loopback
+
+CRLF = b"\r\n"
+GREETING_IDENT = "ESMTP"  # Postfix's banner is "$myhostname ESMTP $mail_name"; we omit the name
+COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
+MAIL_PARAMS_ALLOWANCE = 26 + 10 + 14  # SIZE= (RFC 1870), SMTPUTF8, BODY=8BITMIME
+
+STAGE_OF_COMMAND: dict[str, Stage] = {
+    "EHLO": Stage.EHLO,
+    "HELO": Stage.EHLO,
+    "STARTTLS": Stage.STARTTLS,
+    "AUTH": Stage.AUTH,
+    "MAIL": Stage.ENVELOPE,
+    "RCPT": Stage.ENVELOPE,
+    "RSET": Stage.ENVELOPE,
+    "DATA": Stage.DATA,
+    "QUIT": Stage.QUIT,
+}
+
+# Commands a header line typed into nc starts with; Postfix hangs up on them (smtpd_forbid_cmds).
+FORBIDDEN_COMMANDS = frozenset({"CONNECT", "GET", "POST"})
+_HEADER_LIKE = re.compile(r"^[!-9;-~]+:$")
+
+
+# --------------------------------------------------------------------------- Postfix replies
+
+# aiosmtpd reply text (exact, or a regex when it embeds a value) -> Postfix's reply.
+# "{host}" is filled in with the server's host name.
+_EXACT_REPLIES: dict[str, str] = {
+    "250 OK": "250 2.0.0 Ok",  # NOOP, RSET; MAIL and RCPT are special-cased below
+    "221 Bye": "221 2.0.0 Bye",
+    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
+    "500 Error: bad syntax": "500 5.5.2 Error: bad syntax",
+    "500 Command line too long": "500 5.5.2 Error: line too long",
+    "503 Error: send HELO first": "503 5.5.1 Error: send HELO/EHLO first",
+    "503 Error: send EHLO first": "503 5.5.1 Error: send HELO/EHLO first",
+    "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
+    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
+    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
+    "503 Already authenticated": "503 5.5.1 Error: already authenticated",
+    "501 Not enough value": "501 5.5.4 Syntax: AUTH mechanism",
+    "501 Too many values": "501 5.5.4 Syntax: AUTH mechanism",
+    "501 5.7.0 Auth aborted": "501 5.7.0 Authentication aborted",
+    "535 5.7.8 Authentication credentials invalid": (
+        "535 5.7.8 Error: authentication failed: authentication failure"
+    ),
+    "501 Syntax: QUIT": "501 5.5.4 Syntax: QUIT",
+    "501 Syntax: RSET": "501 5.5.4 Syntax: RSET",
+    "501 Syntax: DATA": "501 5.5.4 Syntax: DATA",
+    "501 Syntax: STARTTLS": "501 5.5.4 Syntax: STARTTLS",
+    "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
+    "552 Error: message size exceeds fixed maximum message size": (
+        "552 5.3.4 Message size exceeds fixed limit"
+    ),
+    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed limit",
+    "502 5.5.1 Too many unrecognized commands, goodbye.": "421 4.7.0 {host} Error: too many errors",
+    "502 EXPN not implemented": "502 5.5.2 Error: command not recognized",
+}
+_NOT_RECOGNIZED = "502 5.5.2 Error: command not recognized"
+_PATTERN_REPLIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^500 Error: command [\"'].*[\"'] not recognized$"), _NOT_RECOGNIZED),
+    (re.compile(r"^501 Syntax: MAIL FROM: <address>.*$"), "501 5.5.4 Syntax: MAIL FROM:<address>"),
+    (re.compile(r"^501 Syntax: RCPT TO: <address>.*$"), "501 5.5.4 Syntax: RCPT TO:<address>"),
+)
+_BY_COMMAND: dict[tuple[str, str], str] = {
+    ("250 OK", "MAIL"): "250 2.1.0 Ok",
+    ("250 OK", "RCPT"): "250 2.1.5 Ok",
+    ("553 5.1.3 Error: malformed address", "MAIL"): "501 5.1.7 Bad sender address syntax",
+    ("553 5.1.3 Error: malformed address", "RCPT"): "501 5.1.3 Bad recipient address syntax",
+}
+# Fallback when a reply has no enhanced code yet (RFC 3463 classes, Postfix's choices).
+_ENHANCED_BY_CODE: dict[int, str] = {
+    220: "2.0.0",
+    221: "2.0.0",
+    235: "2.7.0",
+    250: "2.0.0",
+    252: "2.0.0",
+    421: "4.3.0",
+    450: "4.3.0",
+    451: "4.3.0",
+    452: "4.5.3",
+    454: "4.7.0",
+    500: "5.5.2",
+    501: "5.5.4",
+    502: "5.5.1",
+    503: "5.5.1",
+    504: "5.5.4",
+    530: "5.7.0",
+    535: "5.7.8",
+    550: "5.0.0",
+    552: "5.3.4",
+    553: "5.1.3",
+    554: "5.5.1",
+    555: "5.5.4",
+}
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+
+
+def postfix_reply(reply: str, command: str, host: str, *, greeting: bool = False) -> str:
+    """The reply Postfix would send where aiosmtpd wants to send ``reply``.
+
+    ``command`` is the verb being answered (upper case). Replies to HELO/EHLO, the
+    greeting and 3xx intermediate replies carry no enhanced code (RFC 2034 §3); every other
+    2xx/4xx/5xx reply gets one.
+    """
+    rewritten = _BY_COMMAND.get((reply, command)) or _EXACT_REPLIES.get(reply)
+    if rewritten is None:
+        for pattern, replacement in _PATTERN_REPLIES:
+            if pattern.match(reply):
+                rewritten = replacement
+                break
+    reply = (rewritten or reply).replace("{host}", host)
+    if greeting or command in ("EHLO", "HELO") or _HAS_ENHANCED.match(reply):
+        return reply
+    code = reply[:3]
+    if not code.isdigit() or code[0] not in "245":
+        return reply
+    enhanced = _ENHANCED_BY_CODE.get(int(code), f"{code[0]}.0.0")
+    separator, text = reply[3:4], reply[4:]
+    return f"{code}{separator or ' '}{enhanced}{' ' + text if text else ''}"
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The connecting host as the world names it (or "[address]" for a student's nc/swaks)."""
+
+    name: str
+    address: str
+    port: int
+
+    @property
+    def known(self) -> bool:
+        return not self.name.startswith("[")
+
+
+class TracedSession(Session):
+    """aiosmtpd's Session plus what our handlers and policies need to know about the client."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, trace_id: str, client: Peer) -> None:
+        super().__init__(loop)
+        self.trace_id = trace_id
+        self.client = client
+        self.encrypted = False
+        self.tls_version = ""
+        self.tls_cipher = ""
+        self.auth_user = ""
+
+
+class TracedEnvelope(Envelope):
+    """aiosmtpd's Envelope plus the queue id given at end of DATA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue_id = ""
+
+    @property
+    def sender(self) -> str:
+        """The envelope sender, '' for the null sender <> of bounces (RFC 5321 §4.5.5)."""
+        return "" if self.mail_from in (None, "<>") else str(self.mail_from)
+
+
+def with_protocol(session: TracedSession, smtputf8: bool = False) -> str:
+    """The Received 'with' keyword: RFC 3848 (ESMTP/ESMTPS/ESMTPA/ESMTPSA), RFC 6531 (UTF8SMTP*)."""
+    base = "ESMTP" if session.extended_smtp else "SMTP"
+    suffix = ("S" if session.encrypted else "") + ("A" if session.authenticated else "")
+    if smtputf8:
+        return "UTF8SMTP" + suffix
+    return base + suffix
+
+
+def received_header(
+    session: TracedSession,
+    by_host: str,
+    queue_id: str,
+    recipients: list[str],
+    when: float,
+    smtputf8: bool = False,
+) -> str:
+    """A Postfix-shaped Received header (RFC 5321 §4.4), folded, without the final newline.
+
+    ``for <rcpt>`` is only written for a single recipient, as Postfix does, so one copy never
+    reveals the other recipients.
+    """
+    client = session.client
+    rdns = client.name if client.known else "unknown"
+    date = format_datetime(datetime.fromtimestamp(when, UTC))
+    lines = [
+        f"Received: from {session.host_name or client.address} ({rdns} [{client.address}])",
+        f"\tby {by_host} with {with_protocol(session, smtputf8)} id {queue_id}",
+    ]
+    if len(recipients) == 1:
+        lines.append(f"\tfor <{recipients[0]}>; {date}")
+    else:
+        lines[-1] += f"; {date}"
+    return "\n".join(lines)
+
+
+def prepend_headers(content: bytes, headers: list[str]) -> bytes:
+    """Put trace headers on top of the message exactly as received.
+
+    Headers are prepended to the raw bytes rather than re-serialising the message with the
+    email package: re-serialising could change folding or encoding and break DKIM signatures.
+    """
+    block = "".join(h.replace("\n", "\r\n") + "\r\n" for h in headers)
+    return block.encode("utf-8") + content
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reading(enum.Enum):
+    """What the next bytes from the client are, so the trace can label them."""
+
+    COMMAND = enum.auto()
+    CONTINUATION = enum.auto()  # an AUTH response after a 334 challenge
+    PAYLOAD = enum.auto()  # message content after 354, up to CRLF.CRLF
+
+
+class _TappedReader:
+    """aiosmtpd's StreamReader with every returned chunk shown to ``tap`` first.
+
+    ``tap`` may hand back different bytes: that is how a line aiosmtpd would misparse (NUL,
+    invalid UTF-8) is turned into one it rejects with 500, since aiosmtpd has no pre-parse hook.
+    Attribute access falls through so aiosmtpd's own use of ``_buffer``/``_transport`` works.
+    """
+
+    def __init__(self, inner: asyncio.StreamReader, tap: Callable[[bytes], bytes]) -> None:
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_tap", tap)
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        try:
+            data = await self._inner.readuntil(separator)
+        except asyncio.IncompleteReadError as exc:
+            self._tap(exc.partial)
+            raise
+        return self._tap(data)
+
+    async def readline(self) -> bytes:
+        return self._tap(await self._inner.readline())
+
+    async def read(self, n: int = -1) -> bytes:
+        return self._tap(await self._inner.read(n))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+
+# --------------------------------------------------------------------------- TLS facts
+
+_SNI: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def record_sni(context: ssl.SSLContext) -> None:
+    """Make ``context`` remember the SNI name each client sent (a server cannot read it later)."""
+    previous = context.sni_callback
+    if getattr(previous, "_records_sni", False):
+        return
+
+    def callback(ssl_object: Any, server_name: str | None, ctx: ssl.SSLContext) -> Any:
+        if server_name:
+            _SNI[ssl_object] = server_name
+        return previous(ssl_object, server_name, ctx) if previous else None
+
+    callback._records_sni = True  # type: ignore[attr-defined]
+    context.sni_callback = callback
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+class TracedSMTP(SMTP):
+    """aiosmtpd's SMTP protocol, traced and speaking Postfix's replies (see module docstring)."""
+
+    AuthLoginUsernameChallenge = "Username:"  # what Cyrus/Dovecot send (aiosmtpd: "User Name\0")
+    AuthLoginPasswordChallenge = "Password:"
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        ctx: WorldContext,
+        host_name: str,
+        implicit_tls: bool = False,
+        auth_enabled: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("ident", GREETING_IDENT)
+        kwargs.setdefault("enable_SMTPUTF8", True)
+        kwargs.setdefault("decode_data", False)
+        super().__init__(handler, hostname=host_name, **kwargs)
+        # aiosmtpd keeps these limits in a class-level dict shared by every instance.
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LIMIT)
+        self.ctx = ctx
+        self.host_name = host_name
+        self.implicit_tls = implicit_tls
+        self.auth_enabled = auth_enabled
+        self.trace_id = ""
+        self.peer = Peer(f"[{host_name}]", "", 0)
+        self.local = ("", 0)
+        self._encrypted = False
+        self._reading = _Reading.COMMAND
+        self._pending = b""
+        self._command = ""
+        self._stage = Stage.CONNECT
+        self._greeted = False
+        self._line_error = ""
+        self._close_reason = ""
+        self._close_published = False
+
+    # ------------------------------------------------------------------ connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        starttls_done = self._original_transport is not None and self.transport is not None
+        if not starttls_done:
+            self._identify(transport)
+        # After STARTTLS, or on an implicit-TLS port, everything from here on is encrypted.
+        self._encrypted = starttls_done or transport.get_extra_info("ssl_object") is not None
+        super().connection_made(transport)
+        if starttls_done:
+            return
+        self._publish(
+            TcpConnect(
+                stage=Stage.CONNECT,
+                src=f"{self.peer.address}:{self.peer.port}",
+                dst=f"{self._own_address()}:{self.local[1]}",
+                dst_host=self.host_name,
+            )
+        )
+        if self._encrypted:
+            self._note_tls(transport, implicit=True)
+
+    def _identify(self, transport: asyncio.BaseTransport) -> None:
+        self.trace_id = self.ctx.new_session_id()
+        peername = transport.get_extra_info("peername") or ("", 0)
+        name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
+        self.peer = Peer(name, address, int(peername[1]))
+        sockname = transport.get_extra_info("sockname") or ("", 0)
+        self.local = (sockname[0], int(sockname[1]))
+
+    def _own_address(self) -> str:
+        try:
+            return self.ctx.plan.host(self.host_name).address
+        except KeyError:
+            return self.local[0]
+
+    def _create_session(self) -> TracedSession:
+        session = TracedSession(self.loop, self.trace_id, self.peer)
+        session.encrypted = self._encrypted
+        old = self.session
+        if isinstance(old, TracedSession):
+            session.tls_version, session.tls_cipher = old.tls_version, old.tls_cipher
+        return session
+
+    def _create_envelope(self) -> TracedEnvelope:
+        return TracedEnvelope()
+
+    def _cb_client_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        super()._cb_client_connected(reader, writer)
+        self._reader = _TappedReader(reader, self._tap)  # type: ignore[assignment]
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._pending:
+            # The client vanished mid-line or mid-DATA: record what did arrive.
+            self._publish_received(self._pending, partial=True)
+            self._pending = b""
+        if not self._close_published:
+            self._close_published = True
+            reason = self._close_reason or (
+                f"lost connection: {error}" if error else "client closed the connection"
+            )
+            self._publish(
+                TcpClose(
+                    stage=Stage.QUIT,
+                    src=f"{self.peer.address}:{self.peer.port}",
+                    dst=f"{self._own_address()}:{self.local[1]}",
+                    reason=reason,
+                )
+            )
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        # Postfix says goodbye before hanging up on an idle client; aiosmtpd just closes.
+        if self.transport is not None and not self.transport.is_closing():
+            self._write_reply(f"421 4.4.2 {self.host_name} Error: timeout exceeded")
+            self._close_reason = "timeout"
+        super()._timeout_cb()
+
+    # ------------------------------------------------------------------ reading
+
+    def _tap(self, chunk: bytes) -> bytes:
+        """See each chunk aiosmtpd reads; publish complete lines; maybe substitute a bad line."""
+        if not chunk:
+            return chunk
+        if self._reading is _Reading.PAYLOAD:
+            at_line_start = not self._pending or self._pending.endswith(CRLF)
+            self._pending += chunk
+            if at_line_start and chunk == b"." + CRLF:
+                self._publish_received(self._pending)
+                self._pending = b""
+                self._reading = _Reading.COMMAND
+            return chunk
+        fragmented = bool(self._pending)
+        self._pending += chunk
+        if not chunk.endswith(b"\n"):
+            return chunk  # an overlong line arrives in pieces; aiosmtpd answers at its end
+        line, self._pending = self._pending, b""
+        self._publish_received(line)
+        if self._reading is _Reading.CONTINUATION:
+            self._reading = _Reading.COMMAND
+            return chunk
+        if not fragmented:
+            problem = _line_problem(line)
+            if problem:
+                self._line_error = problem
+                return CRLF  # aiosmtpd answers an empty line with 500, which push() rewords
+        return chunk
+
+    def _publish_received(self, data: bytes, *, partial: bool = False) -> None:
+        payload = self._reading is _Reading.PAYLOAD
+        if not payload and self._reading is _Reading.COMMAND and not partial:
+            verb = data.split(b" ", 1)[0].strip().upper().decode("ascii", "replace")
+            self._command = verb
+            self._stage = STAGE_OF_COMMAND.get(verb, self._stage)
+        stage = Stage.AUTH if self._reading is _Reading.CONTINUATION else self._stage
+        self._publish(
+            SmtpLine(
+                stage=Stage.DATA if payload else stage,
+                direction=Direction.CLIENT_TO_SERVER,
+                data=data,
+                sender=self.peer.name,
+                receiver=self.host_name,
+                encrypted=self._encrypted,
+                is_payload=payload,
+            )
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    async def push(self, status: str | bytes) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        greeting = not self._greeted
+        if greeting:
+            self._greeted = True
+            override = await self._call_handler_hook("CONNECT")
+            if isinstance(override, str) and override[:1] in ("4", "5"):
+                await self._send_and_hang_up(override, f"greeted with {override[:3]}")
+                return
+        if self._line_error and text.startswith("500 Error: bad syntax"):
+            text, self._line_error = self._line_error, ""
+        if self._command_is_forbidden(text):
+            await self._send_and_hang_up(
+                "221 2.7.0 Error: I can break rules, too. Goodbye.", "non-SMTP command"
+            )
+            return
+        text = postfix_reply(text, self._command, self.host_name, greeting=greeting)
+        self._write_reply(text)
+        if text.startswith("354"):
+            self._reading = _Reading.PAYLOAD
+        elif text.startswith("334"):
+            self._reading = _Reading.CONTINUATION
+        if text.startswith("421"):
+            self._close_reason = self._close_reason or text
+            self._hang_up()
+        elif text.startswith("221"):
+            self._close_reason = "QUIT"
+        await self._writer.drain()
+
+    def _command_is_forbidden(self, text: str) -> bool:
+        """Postfix hangs up on HTTP verbs and header lines typed as commands (smtpd_forbid_cmds)."""
+        if not text.startswith("500 Error: command"):
+            return False
+        return self._command in FORBIDDEN_COMMANDS or bool(_HEADER_LIKE.match(self._command))
+
+    def _write_reply(self, text: str) -> None:
+        data = text.encode("utf-8") + CRLF
+        self._publish(
+            SmtpLine(
+                stage=self._stage,
+                direction=Direction.SERVER_TO_CLIENT,
+                data=data,
+                sender=self.host_name,
+                receiver=self.peer.name,
+                encrypted=self._encrypted,
+            )
+        )
+        self._writer.write(data)
+
+    async def _send_and_hang_up(self, text: str, reason: str) -> None:
+        self._write_reply(text)
+        self._close_reason = reason
+        await self._writer.drain()
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        # The same way aiosmtpd ends a session after QUIT: stop the loop, close (after flushing).
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+    # ------------------------------------------------------------------ commands
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if not hostname:
+            await self.push("501 Syntax: EHLO hostname")
+            return
+        self._set_rset_state()
+        assert self.session is not None
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        self.command_size_limits["MAIL"] = COMMAND_LIMIT + MAIL_PARAMS_ALLOWANCE
+        for line in self.ehlo_lines():
+            await self.push(line)
+
+    def ehlo_lines(self) -> list[str]:
+        """The EHLO reply, keywords in Postfix's order (PIPELINING first, SMTPUTF8 last)."""
+        keywords = ["PIPELINING"]
+        keywords.append(f"SIZE {self.data_size_limit}" if self.data_size_limit else "SIZE")
+        if self.tls_context and not self._encrypted:
+            keywords.append("STARTTLS")
+        if self.auth_enabled and (self._encrypted or not self._auth_require_tls):
+            mechanisms = sorted(self._auth_methods, key=lambda m: (m != "PLAIN", m))
+            keywords.append("AUTH " + " ".join(mechanisms))
+        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
+        lines = [self.host_name, *keywords]
+        return [f"250{'-' if i < len(lines) - 1 else ' '}{line}" for i, line in enumerate(lines)]
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        assert self.envelope is not None
+        if arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+            return
+        if self._encrypted:
+            await self.push("554 5.5.1 Error: TLS already active")
+            return
+        if not self.tls_context:
+            await self.push("502 5.5.1 Error: command not implemented")
+            return
+        if self.envelope.mail_from:
+            await self.push("503 5.5.1 Error: MAIL transaction in progress")
+            return
+        record_sni(self.tls_context)
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as exc:
+            self._close_reason = "TLS handshake failed"
+            self._publish(
+                TlsHandshake(
+                    stage=Stage.STARTTLS,
+                    ok=False,
+                    verify_error=str(exc.__cause__ or exc),
+                )
+            )
+            raise
+        assert self.transport is not None
+        self._note_tls(self.transport, implicit=False)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        assert self.envelope is not None
+        if not self.auth_enabled:
+            await self.push("503 5.5.1 Error: authentication not enabled")
+            return
+        if self.envelope.mail_from:
+            await self.push("503 5.5.1 Error: MAIL transaction in progress")
+            return
+        await super().smtp_AUTH(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        assert self.envelope is not None
+        if self.envelope.mail_from and not self.envelope.rcpt_tos:
+            # Postfix tells "never asked" (503) from "asked, all refused" (554).
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        await super().smtp_DATA(arg)
+
+    async def smtp_VRFY(self, arg: str) -> None:
+        # disable_vrfy_command=yes: VRFY would let anyone harvest the user list.
+        await self.push("502 5.5.1 VRFY command is disabled")
+
+    async def smtp_HELP(self, arg: str) -> None:
+        await self.push("502 5.5.2 Error: command not recognized")
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            return "454 4.7.0 TLS not available due to local problem"
+        # A bug in a handler must show in the trace, not vanish into a log.
+        self._publish(Note(stage=self._stage, level="error", text=f"server error: {error!r}"))
+        if self._command == "DATA":
+            return "451 4.3.0 Error: queue file write error"
+        return "451 4.3.0 Error: command failed"
+
+    # ------------------------------------------------------------------ TLS
+
+    def _note_tls(self, transport: asyncio.BaseTransport, *, implicit: bool) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher() if ssl_object else None
+        version = (ssl_object.version() if ssl_object else "") or ""
+        if isinstance(self.session, TracedSession):
+            self.session.encrypted = True
+            self.session.tls_version = version
+            self.session.tls_cipher = cipher[0] if cipher else ""
+        cert = self._own_certificate()
+        self._publish(
+            TlsHandshake(
+                stage=Stage.CONNECT if implicit else Stage.STARTTLS,
+                ok=True,
+                version=version,
+                cipher=cipher[0] if cipher else "",
+                bits=int(cipher[2]) if cipher else 0,
+                sni=_SNI.get(ssl_object, "") if ssl_object is not None else "",
+                subject=cert.subject,
+                issuer=cert.issuer,
+                san=cert.san,
+                not_after=cert.not_after,
+                chain=cert.chain,
+                implicit=implicit,
+            )
+        )
+
+    def _own_certificate(self) -> Any:
+        """What this server presents, read from the world CA that issued it."""
+        ca = self.ctx.ca
+        if ca is None:
+            return describe_certificate(None, [])
+        try:
+            address = self.ctx.plan.host(self.host_name).address
+        except KeyError:
+            address = ""
+        leaf = ca.leaf(self.host_name, address)
+        leaf_der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode("ascii"))
+        ca_der = ssl.PEM_cert_to_DER_cert(ca.path.read_text(encoding="ascii"))
+        return describe_certificate(leaf_der, [leaf_der, ca_der])
+
+    # ------------------------------------------------------------------ trace
+
+    def _publish(self, event: Event) -> None:
+        self.ctx.publish(
+            dataclasses.replace(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
+        )
+
+
+def _line_problem(line: bytes) -> str:
+    """Postfix's reply for a command line it cannot even tokenise, or ''."""
+    if b"\x00" in line:
+        return "500 5.5.2 Error: bad syntax"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "500 5.5.2 Error: bad UTF-8 syntax"
+    return ""
+
+
+# --------------------------------------------------------------------------- listening
+
+
+class Listener:
+    """One listening socket whose connections are each served by a new TracedSMTP.
+
+    Keeps the live protocols so ``stop`` can end open sessions too (a student's forgotten nc
+    must not keep the world from shutting down).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], TracedSMTP],
+        bind_address: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._factory = factory
+        self.bind_address = ensure_loopback(bind_address)
+        self.port = port
+        self._ssl = ssl_context
+        self._server: asyncio.Server | None = None
+        self._live: weakref.WeakSet[TracedSMTP] = weakref.WeakSet()
+
+    def _make(self) -> TracedSMTP:
+        protocol = self._factory()
+        self._live.add(protocol)
+        return protocol
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._ssl is not None:
+            record_sni(self._ssl)
+        self._server = await loop.create_server(
+            self._make, self.bind_address, self.port, ssl=self._ssl, reuse_address=True
+        )
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for protocol in list(self._live):
+            if protocol.transport is not None:
+                protocol._close_reason = protocol._close_reason or "server shutting down"
+                protocol.transport.close()
+        await self._server.wait_closed()
+        self._server = None
+        await asyncio.sleep(0)  # let connection_lost callbacks run before the loop moves on
+
+
+def queue_reply(queue_id: str) -> str:
+    """Postfix's end-of-DATA acceptance."""
+    return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+__all__ = [
+    "MISSING",
+    "Listener",
+    "Peer",
+    "TracedEnvelope",
+    "TracedSMTP",
+    "TracedSession",
+    "postfix_reply",
+    "prepend_headers",
+    "queue_reply",
+    "received_header",
+    "record_sni",
+    "with_protocol",
+]
