@@ -1,0 +1,1 @@
+"""The app's screens: scenario picker, run, help."""

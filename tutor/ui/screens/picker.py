@@ -1,0 +1,115 @@
+"""The scenario picker: shipped scenarios with their descriptions, and what-if toggles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Label, OptionList, SelectionList
+from textual.widgets.option_list import Option
+
+from tutor.scenario import WHAT_IFS, ScenarioError, load_scenario, shipped_scenarios
+
+
+@dataclass(frozen=True)
+class ScenarioChoice:
+    name: str
+    title: str
+    description: str
+
+
+def scenario_choices(paths: list[Path] | None = None) -> list[ScenarioChoice]:
+    """Shipped scenarios, each loaded for its title; a broken file is listed with its error."""
+    choices = []
+    for path in paths if paths is not None else shipped_scenarios():
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            choices.append(ScenarioChoice(path.stem, "(cannot be loaded)", str(exc)))
+            continue
+        choices.append(ScenarioChoice(path.stem, scenario.title, scenario.description))
+    return choices
+
+
+class PickerScreen(Screen[None]):
+    """Pick what to run; lessons will be listed here too once they exist."""
+
+    BINDINGS = [
+        Binding("enter", "start", "Start run", show=True, priority=False),
+        Binding("tab", "app.focus_next", "Next field", show=False),
+    ]
+
+    class Chosen(Message):
+        def __init__(self, name: str, what_ifs: frozenset[str]) -> None:
+            super().__init__()
+            self.name = name
+            self.what_ifs = what_ifs
+
+    def __init__(self, selected: str | None = None, what_ifs: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.choices = scenario_choices()
+        self.selected = selected
+        self.initial_what_ifs = what_ifs
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="picker"):
+            with Vertical(id="scenario-column"):
+                yield Label("Scenario", classes="picker-heading")
+                options = []
+                for choice in self.choices:
+                    prompt = Text.assemble(
+                        (choice.name, "bold"), f"  {choice.title}\n", (choice.description, "dim")
+                    )
+                    options.append(Option(prompt, id=choice.name))
+                yield OptionList(*options, id="scenarios")
+            with Vertical(id="what-if-column"):
+                yield Label("What if… (before the run)", classes="picker-heading")
+                yield SelectionList[str](
+                    *((w.label, w.key, w.key in self.initial_what_ifs) for w in WHAT_IFS),
+                    id="what-ifs",
+                )
+                yield Button("Start ▶", id="start", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "smtp-tutor"
+        self.sub_title = "pick a scenario"
+        scenarios = self.query_one("#scenarios", OptionList)
+        names = [c.name for c in self.choices]
+        wanted = (
+            self.selected if self.selected in names else ("hello" if "hello" in names else None)
+        )
+        scenarios.highlighted = names.index(wanted) if wanted else 0
+        scenarios.focus()
+
+    @property
+    def chosen_name(self) -> str | None:
+        scenarios = self.query_one("#scenarios", OptionList)
+        if scenarios.highlighted is None:
+            return None
+        return self.choices[scenarios.highlighted].name
+
+    @property
+    def chosen_what_ifs(self) -> frozenset[str]:
+        return frozenset(self.query_one("#what-ifs", SelectionList).selected)
+
+    def action_start(self) -> None:
+        name = self.chosen_name
+        if name is not None:
+            self.post_message(self.Chosen(name, self.chosen_what_ifs))
+
+    @on(OptionList.OptionSelected, "#scenarios")
+    def _scenario_selected(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#start")
+    def _start_pressed(self) -> None:
+        self.action_start()

@@ -1,0 +1,49 @@
+"""Both sides of the selected step: the client's record, the server's record, the mail log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tutor.trace import Event
+from tutor.ui.lines import event_line
+from tutor.ui.linking import linked_view
+
+
+class BothSidesPane(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="both-sides-text")
+
+    def show(self, events: Sequence[Event], index: int) -> None:
+        static = self.query_one("#both-sides-text", Static)
+        if not 0 <= index < len(events):
+            static.update(Text("Select a line to see both ends of it.", style="italic"))
+            return
+        view = linked_view(events, index)
+        parts = [
+            Text(
+                f"{view.selected.side} side ({view.selected.host}), session {view.selected.session or '—'}",
+                style="bold",
+            ),
+            event_line(view.selected),
+        ]
+        if view.peer is not None:
+            parts += [
+                Text(""),
+                Text(
+                    f"{view.peer.side} side ({view.peer.host}), session {view.peer.session or '—'}",
+                    style="bold",
+                ),
+                event_line(view.peer),
+            ]
+        else:
+            parts += [Text(""), Text("No record of this step from the other end.", style="italic")]
+        if view.log_lines:
+            parts += [Text(""), Text("mail log", style="bold")]
+            parts += [Text(f"{line.program}: {line.text}") for line in view.log_lines]
+        static.update(Group(*parts))

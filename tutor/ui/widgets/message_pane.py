@@ -1,0 +1,37 @@
+"""The message as it grows: headers top to bottom, each marked with the host that added it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tutor.trace import Event
+from tutor.ui.lines import short
+from tutor.ui.message_growth import message_state
+
+
+class MessagePane(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="message-text")
+
+    def show(self, events: Sequence[Event]) -> None:
+        static = self.query_one("#message-text", Static)
+        state = message_state(events)
+        if state is None:
+            static.update(Text("The message appears here once DATA has been sent.", style="italic"))
+            return
+        parts = [Text("path: " + " → ".join(state.hops), style="bold"), Text("")]
+        for header in state.headers:
+            line = Text()
+            mark = f"+{short(header.added_by)}" if header.added_by else "author"
+            line.append(f"[{mark:>8}] ", style="bold" if header.added_by else "dim")
+            line.append(f"{header.name}: ", style="bold")
+            line.append(header.value)
+            parts.append(line)
+        parts += [Text(""), Text(state.body_preview), Text(f"({state.size} bytes)", style="dim")]
+        static.update(Group(*parts))

@@ -1,0 +1,53 @@
+"""The traffic log: one line per revealed event, the selected one is the one being explained."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from tutor.trace import Event
+from tutor.ui.lines import event_line
+
+
+class TrafficLog(OptionList):
+    """An OptionList whose options are events; syncs incrementally so a step adds one option."""
+
+    class Picked(Message):
+        """The learner moved the highlight (mouse or arrow keys) to another event."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.indexes: list[int] = []  # option position -> index into the recorded events
+        self._syncing = False
+
+    def sync(self, events: Sequence[Event], visible: list[int], cursor: int) -> None:
+        """Show exactly ``visible`` (indexes into ``events``) with ``cursor`` highlighted."""
+        self._syncing = True
+        try:
+            if visible[: len(self.indexes)] != self.indexes:
+                self.clear_options()
+                self.indexes = []
+            new = visible[len(self.indexes) :]
+            if new:
+                self.add_options([Option(event_line(events[i]), id=str(i)) for i in new])
+                self.indexes.extend(new)
+            if cursor in self.indexes:
+                position = self.indexes.index(cursor)
+                if self.highlighted != position:
+                    self.highlighted = position
+                self.scroll_to_highlight()
+        finally:
+            self._syncing = False
+
+    def on_option_list_option_highlighted(self, message: OptionList.OptionHighlighted) -> None:
+        message.stop()
+        if self._syncing or message.option_index >= len(self.indexes):
+            return
+        self.post_message(self.Picked(self.indexes[message.option_index]))
