@@ -103,34 +103,16 @@ class ResolverLookup:
 
 
 def resolution_to_result(resolution: Any, rdtype: str) -> DnsResult:
-    """Adapt the world resolver's ``Resolution`` to a ``DnsResult``.
+    """Adapt the world resolver's ``Resolution`` (tutor/world/resolver.py) to a ``DnsResult``.
 
-    Only the records of the asked type count (a CNAME the resolver followed is not an answer).
+    Only records of the asked type count (a CNAME the server followed is not an answer).
+    BADNAME (the resolver refused to send an invalid name) reads as NXDOMAIN: no such name.
     """
-    rcode = str(getattr(resolution, "rcode", "NOERROR")).upper()
-    if getattr(resolution, "timed_out", False):
-        rcode = Rcode.TIMEOUT
-    records: list[str] = []
-    rrsets = getattr(resolution, "rrsets", None)
-    if rrsets is not None:
-        want = dns.rdatatype.from_text(rdtype)
-        for rrset in rrsets:
-            if rrset.rdtype == want:
-                records.extend(rdata_text(rd) for rd in rrset)
-    else:
-        records.extend(_plain_records(getattr(resolution, "records", ()), rdtype))
-    return DnsResult(rcode, tuple(records))
-
-
-def _plain_records(records: Iterable[Any], rdtype: str) -> list[str]:
-    out: list[str] = []
-    for record in records:
-        if isinstance(record, dns.rdata.Rdata):
-            if record.rdtype == dns.rdatatype.from_text(rdtype):
-                out.append(rdata_text(record))
-        elif isinstance(record, str):
-            out.append(record)
-    return out
+    rcode = str(resolution.rcode).upper()
+    if rcode == "BADNAME":
+        return DnsResult(Rcode.NXDOMAIN)
+    records = tuple(rdata_text(record.rdata) for record in resolution.of_type(rdtype))
+    return DnsResult(rcode, records)
 
 
 # --------------------------------------------------------------------------- zone files

@@ -598,19 +598,28 @@ _ACTIONS = {
 
 
 def spf_verdict(result: SpfResult, *, reject_on_fail: bool = True) -> Verdict:
-    """The policy verdict for the receiver (Postfix policyd-spf defaults).
+    """The receiver's verdict, with the defaults of Postfix's policyd-spf (spf-engine).
 
-    fail → reject with 550 5.7.23 (RFC 7372) and the explanation; temperror → defer with
-    451 4.7.24; every other result only adds the Received-SPF header.
+    fail → reject "550 5.7.23" (RFC 7372: SPF validation failed) with the explanation;
+    temperror → defer "451 4.7.24" (RFC 7372: SPF validation error); every other result,
+    permerror included (spf-engine's PermError_reject defaults to off), only adds the
+    Received-SPF header.
     """
     action = _ACTIONS.get(result.result, Action.NONE)
     if action is Action.REJECT and not reject_on_fail:
         action = Action.NONE
     reply = ""
     if action is Action.REJECT:
-        reply = f"550 5.7.23 {result.explanation or 'SPF fail - not authorized'}"
+        scope = "mfrom" if result.identity is Identity.MAILFROM else "helo"
+        identity = result.sender if result.identity is Identity.MAILFROM else result.helo
+        reply = (
+            f"550 5.7.23 Message rejected due to: {result.explanation or DEFAULT_EXPLANATION}."
+            f" Please see http://www.open-spf.org/Why?s={scope};id={identity};"
+            f"ip={result.ip};r={result.receiver}"
+        )
     elif action is Action.DEFER:
-        reply = "451 4.7.24 SPF temporary error: " + (result.problem or "DNS lookup failed")
+        label = "MAIL FROM" if result.identity is Identity.MAILFROM else "HELO"
+        reply = f"451 4.7.24 SPF {label} check temporary error: {result.problem}"
     return Verdict(
         check="spf",
         result=str(result.result),
