@@ -197,7 +197,7 @@ async def test_the_null_reverse_path_checks_postmaster_at_the_helo_name() -> Non
     assert result.result is SpfResultCode.PASS
     assert result.sender == "postmaster@mta.example.org"
     assert result.domain == "mta.example.org"
-    assert result.identity is Identity.HELO
+    assert result.identity is Identity.MAILFROM  # §2.4: it is still the MAIL FROM identity
 
 
 async def test_the_helo_identity_is_checked_on_its_own() -> None:
@@ -384,3 +384,21 @@ async def test_spf_over_the_world_dns_server_is_traced_query_by_query(tmp_path: 
     answers = [e for e in ctx.trace.of_type(DnsAnswer) if e.side is Side.CLIENT]
     assert all(e.stage is Stage.FILTERING and e.session == "s7" for e in answers)
     assert any("v=spf1 mx a:relay.example.org -all" in line for e in answers for line in e.answer)
+
+
+async def test_repeated_zone_files_are_all_searched() -> None:
+    first = '$ORIGIN .\nexample.com. IN TXT "v=spf1 include:spf.example.net -all"\n'
+    second = '$ORIGIN .\nspf.example.net. IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
+    lookup = ZoneLookup.from_texts([first, second])
+    result = await check_mail_from("192.0.2.7", "a@example.com", helo="h", lookup=lookup)
+    assert result.result is SpfResultCode.PASS, "\n".join(result.reasons)
+    assert (await lookup.query("example.org", "TXT")).rcode == "NXDOMAIN"
+
+
+def test_a_zone_file_error_names_the_file_and_its_own_line(tmp_path: Path) -> None:
+    from tutor.policy.dnsapi import ZoneFileError
+
+    bad = tmp_path / "bad.zone"
+    bad.write_text('$ORIGIN .\nexample.com. IN TXT "v=spf1 -all"\nexample.com. IN A 999.1.1.1\n')
+    with pytest.raises(ZoneFileError, match=rf"^{bad}:3: "):
+        ZoneLookup.from_files([bad])

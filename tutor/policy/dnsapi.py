@@ -15,16 +15,21 @@ character-strings joined with nothing in between (RFC 7208 §3.3), already unquo
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
+import dns.exception
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.tokenizer
 import dns.zone
+import dns.zonefile
 
 
 class Rcode(StrEnum):
@@ -136,11 +141,29 @@ class ZoneLookup:
         """Parse master-file texts (each may hold several domains with ``$ORIGIN``)."""
         return cls(zone_from_text(t, origin=origin) for t in texts)
 
-    def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
+    @classmethod
+    def from_files(cls, paths: Sequence[str | Path], *, origin: str = ".") -> ZoneLookup:
+        """Parse zone files (``check --zone``, which may repeat); errors name file and line."""
+        return cls(
+            zone_from_text(Path(p).read_text(encoding="utf-8"), origin=origin, filename=str(p))
+            for p in paths
+        )
+
+    def _node(self, name: dns.name.Name) -> tuple[dns.zone.Zone | None, Any]:
+        """The zone covering ``name`` that has a node for it (files may share an origin)."""
+        covering = None
         for zone in self._zones:
-            if zone.origin is not None and name.is_subdomain(zone.origin):
-                return zone
-        return None
+            if zone.origin is None or not name.is_subdomain(zone.origin):
+                continue
+            covering = covering or zone
+            node = zone.get_node(name)
+            if node is not None:
+                return zone, node
+        return covering, None
+
+    def _exists_below(self, name: dns.name.Name) -> bool:
+        """An empty non-terminal: no records here, but names below exist (NOERROR, no data)."""
+        return any(n.is_subdomain(name) for zone in self._zones for n in zone.nodes)
 
     async def query(self, name: str, rdtype: str) -> DnsResult:
         return self.lookup(name, rdtype)
@@ -151,16 +174,14 @@ class ZoneLookup:
             qname = dns.name.from_text(name)
             want = dns.rdatatype.from_text(rdtype)
         except (dns.exception.DNSException, ValueError):
-            return DnsResult(Rcode.SERVFAIL)
+            return DnsResult(Rcode.NXDOMAIN)  # not a valid name: nothing can exist there
         seen: set[dns.name.Name] = set()
         while True:
-            zone = self._zone_for(qname)
+            zone, node = self._node(qname)
             if zone is None:
                 return DnsResult(Rcode.REFUSED)
-            node = zone.get_node(qname)
             if node is None:
-                exists = any(n.is_subdomain(qname) for n in zone.nodes)  # empty non-terminal
-                return DnsResult(Rcode.NOERROR if exists else Rcode.NXDOMAIN)
+                return DnsResult(Rcode.NOERROR if self._exists_below(qname) else Rcode.NXDOMAIN)
             rdataset = node.get_rdataset(dns.rdataclass.IN, want)
             if rdataset is not None:
                 return DnsResult(Rcode.NOERROR, tuple(rdata_text(rd) for rd in rdataset))
@@ -173,13 +194,47 @@ class ZoneLookup:
                 return DnsResult(Rcode.SERVFAIL)
 
 
-def zone_from_text(text: str, *, origin: str = ".") -> dns.zone.Zone:
+DEFAULT_TTL = 3600  # for files without $TTL: a learner's record set, not a served zone
+
+
+class ZoneFileError(ValueError):
+    """A zone file does not parse; str() is one line: "FILE:LINE: problem"."""
+
+
+class _LineTrackingTokenizer(dns.tokenizer.Tokenizer):
+    """Remembers the line of the last real token (dnspython reports the line after it)."""
+
+    token_line = 0
+
+    def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
+        replaying = self.ungotten_token is not None
+        line = self.line_number
+        token = super().get(want_leading, want_comment)
+        if not replaying and not token.is_eol_or_eof() and not token.is_whitespace():
+            self.token_line = line
+        return token
+
+
+def zone_from_text(text: str, *, origin: str = ".", filename: str = "<zone>") -> dns.zone.Zone:
     """Parse one master file; names relative to ``origin`` (``$ORIGIN`` lines override it).
 
-    With the root as origin a file can hold records of many domains. ``check_origin=False``
-    because a learner's file usually has no SOA/NS: it is a set of records, not a served zone.
+    With the root as origin a file can hold records of many domains. No SOA/NS is required
+    and a missing ``$TTL`` is not an error: a learner's file is a set of records, not a
+    served zone. ``$INCLUDE`` is refused (a zone file must not read other files). Raises
+    ZoneFileError naming the file and line.
     """
-    return dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
+    zone = dns.zone.Zone(dns.name.from_text(origin), relativize=False)
+    tokenizer = _LineTrackingTokenizer(text, filename=filename)
+    try:
+        with zone.writer(True) as txn:
+            dns.zonefile.Reader(
+                tokenizer, dns.rdataclass.IN, txn, allow_include=False, default_ttl=DEFAULT_TTL
+            ).read()
+    except dns.exception.DNSException as exc:
+        problem = re.sub(r"^.*?:\d+: ", "", str(exc)) or type(exc).__name__
+        line = tokenizer.token_line or tokenizer.line_number
+        raise ZoneFileError(f"{filename}:{line}: {problem}") from None
+    return zone
 
 
 # --------------------------------------------------------------------------- the RFC 7208 suite

@@ -560,7 +560,11 @@ async def check_mail_from(
     receiver: str = "unknown",
     default_explanation: str = DEFAULT_EXPLANATION,
 ) -> SpfResult:
-    """SPF for the MAIL FROM identity; the null reverse-path ("") checks postmaster@HELO."""
+    """SPF for the MAIL FROM identity; the null reverse-path ("") checks postmaster@HELO.
+
+    RFC 7208 §2.4 defines the MAIL FROM identity of a null reverse-path (bounces) to be
+    postmaster@<HELO name>, so the result is still reported with identity=mailfrom.
+    """
     sender, domain = mail_from_identity(mail_from, helo)
     return await check_host(
         ip,
@@ -569,7 +573,7 @@ async def check_mail_from(
         helo=helo,
         lookup=lookup,
         receiver=receiver,
-        identity=Identity.HELO if not mail_from.strip("<> ") else Identity.MAILFROM,
+        identity=Identity.MAILFROM,  # §2.4: postmaster@HELO *is* the MAIL FROM identity
         default_explanation=default_explanation,
     )
 
