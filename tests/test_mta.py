@@ -551,3 +551,42 @@ async def test_submit_will_not_send_a_password_in_clear(world: MailWorld) -> Non
         if e.direction is Direction.CLIENT_TO_SERVER
     )
     assert any("does not offer STARTTLS" in n for n in world.notes())
+
+
+async def test_submit_with_implicit_tls_starts_tls_before_the_greeting(world: MailWorld) -> None:
+    inbox = Mailbox()
+    host = world.ctx.plan.host(OUTBOUND)
+    port = world.ctx.plan.allocate_port(OUTBOUND, Service.SUBMISSIONS)
+    assert world.ctx.ca is not None
+    context = world.ctx.ca.server_context(OUTBOUND, host.address)
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(inbox, hostname=OUTBOUND, auth_require_tls=False, authenticator=_accept_all),
+        host.bind_address,
+        port,
+        ssl=context,
+    )
+    world.servers.append(server)
+    replies = await submit(
+        world.ctx,
+        client_host="laptop.example.org",
+        server_host=OUTBOUND,
+        address=host.address,
+        port=port,
+        user="alice@example.org",
+        password="wonderland",
+        sender="alice@example.org",
+        recipients=["bob@example.net"],
+        content=CONTENT,
+        implicit_tls=True,
+    )
+    assert [r.code for r in replies] == [220, 250, 235, 250, 250, 250, 221]
+    (handshake,) = world.trace.of_type(TlsHandshake)
+    assert handshake.implicit and handshake.verified and handshake.stage is Stage.CONNECT
+    assert all(e.encrypted for e in world.trace.of_type(SmtpLine))
+    assert "STARTTLS" not in [e.text for e in world.trace.of_type(SmtpLine)]
+
+
+def _accept_all(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+) -> AiosmtpdAuthResult:
+    return AiosmtpdAuthResult(success=True, auth_data=data)
