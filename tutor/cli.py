@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "serve": "Keep a scenario's world up for hands-on use with nc, swaks, openssl, dig.",
     "replay": "Show a recorded run (clearly labelled as a replay).",
     "scenarios": "List the shipped scenarios.",
+    "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
 }
 
 
