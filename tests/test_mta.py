@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import email
+import email.policy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from aiosmtpd.smtp import AuthResult as AiosmtpdAuthResult
 
-from tutor.clock import RealClock
+from tutor.clock import RealClock, SimulatedClock
 from tutor.scenario import Scenario, parse_scenario
 from tutor.trace import (
     AuthResult,
@@ -30,6 +33,7 @@ from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.dns import DnsServer, WorldResolver, start_world_dns
 from tutor.world.gate import StepGate
+from tutor.world.message import build_message
 from tutor.world.mta import MxHost, OutboundMta, submit
 from tutor.world.network import NetworkPlan, Service
 
@@ -590,3 +594,35 @@ def _accept_all(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
 ) -> AiosmtpdAuthResult:
     return AiosmtpdAuthResult(success=True, auth_data=data)
+
+
+# --------------------------------------------------------------------------- the message
+
+
+def test_the_message_is_built_with_the_scenarios_headers_and_crlf(world: MailWorld) -> None:
+    world.ctx.clock = SimulatedClock(1_700_000_000)
+    spec = dataclasses.replace(
+        world.scenario.message,
+        recipients=("bob@example.net", "carol@example.net"),
+        subject="Lunch on Friday?",
+        body="Hi Bob,\n.a line with a dot\n",
+        header_from="Alice <alice@example.org>",
+    )
+    raw = build_message(world.ctx, spec)
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["From"] == "Alice <alice@example.org>"
+    assert parsed["To"] == "bob@example.net, carol@example.net"
+    assert parsed["Subject"] == "Lunch on Friday?"
+    assert parsed["Date"] == "Tue, 14 Nov 2023 22:13:20 +0000"
+    assert parsed["Message-ID"].endswith("@example.org>")
+    assert parsed["MIME-Version"] == "1.0"
+    assert parsed.get_content().replace("\r\n", "\n") == "Hi Bob,\n.a line with a dot\n"
+    assert build_message(world.ctx, spec) == raw  # same clock, same bytes
+
+
+def test_pad_to_grows_the_message_to_the_requested_size(world: MailWorld) -> None:
+    spec = dataclasses.replace(world.scenario.message, pad_to=20_000)
+    size = len(build_message(world.ctx, spec))
+    assert 20_000 <= size < 20_100
+    assert len(build_message(world.ctx, world.scenario.message)) < 1_000
