@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +163,12 @@ class SubmissionServer:
         self._listeners: list[Listener] = []
 
     def _protocol(self, *, implicit: bool) -> TracedSMTP:
+        with warnings.catch_warnings():
+            # aiosmtpd warns about AUTH without TLS; on the 465 port TLS came before any byte.
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+            return self._new_protocol(implicit=implicit)
+
+    def _new_protocol(self, *, implicit: bool) -> TracedSMTP:
         return TracedSMTP(
             self.handler,
             ctx=self.ctx,
