@@ -25,6 +25,7 @@ import asyncio
 import collections
 import dataclasses
 import enum
+import logging
 import re
 import ssl
 import weakref
@@ -50,6 +51,10 @@ from tutor.trace import (
 from tutor.world.client import describe_certificate
 from tutor.world.context import WorldContext
 from tutor.world.network import ensure_loopback
+
+# aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
+# warnings on stderr, over the TUI. Everything worth seeing is in the trace instead.
+logging.getLogger("mail.log").addHandler(logging.NullHandler())
 
 CRLF = b"\r\n"
 GREETING_IDENT = "ESMTP"  # Postfix's banner is "$myhostname ESMTP $mail_name"; we omit the name
@@ -198,6 +203,16 @@ class TracedSession(Session):
         self.tls_version = ""
         self.tls_cipher = ""
         self.auth_user = ""
+
+    # aiosmtpd sets login_data on every successful AUTH and logs a deprecation warning each
+    # time; the warning is about aiosmtpd's API, not something a learner should see.
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
 
 
 class TracedEnvelope(Envelope):
