@@ -414,7 +414,7 @@ class SmtpClient:
             sock.bind((ensure_loopback(me.bind_address), 0))
             self._local = sock.getsockname()[:2]
             # Registered before connecting so the server can name us the moment it accepts.
-            plan.note_outgoing(self.host_name, self._local)
+            plan.note_outgoing(self.host_name, self._local, self.session)
             src = f"{me.address}:{self._local[1]}"
             await asyncio.wait_for(loop.sock_connect(sock, (real_address, port)), self.timeout)
         except (OSError, TimeoutError) as exc:

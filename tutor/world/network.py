@@ -111,8 +111,8 @@ class NetworkPlan:
 
     hosts: dict[str, HostAddress] = field(default_factory=dict)
     shared_loopback: bool = False  # fallback mode: everything really on 127.0.0.1
-    # fallback mode: (bind address, local port) of each outgoing connection -> host name
-    _outgoing: dict[tuple[str, int], str] = field(default_factory=dict)
+    # (bind address, local port) of each outgoing connection -> (host name, session id)
+    _outgoing: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, wanted: dict[str, str], *, shared_loopback: bool | None = None) -> NetworkPlan:
@@ -164,9 +164,18 @@ class NetworkPlan:
             raise NotInWorldError(f"{host.name} [{address}] has no {service} service in this world")
         return host, host.bind_address, port
 
-    def note_outgoing(self, host_name: str, local: tuple[str, int]) -> None:
-        """Remember which host made a connection (used to identify peers in fallback mode)."""
-        self._outgoing[(local[0], local[1])] = host_name
+    def note_outgoing(self, host_name: str, local: tuple[str, int], session: str = "") -> None:
+        """Remember which host (and which traced session) made a connection.
+
+        The server end looks the peer up here: in fallback mode to know who is calling, and
+        always to record its side of the connection under the client's session id, so both
+        ends of one connection share one session in the trace.
+        """
+        self._outgoing[(local[0], local[1])] = (host_name, session)
+
+    def session_of_peer(self, peer: tuple[str, int]) -> str:
+        """The client's session id for a connection from ``peer`` ('' if not a world client)."""
+        return self._outgoing.get((peer[0], peer[1]), ("", ""))[1]
 
     def forget_outgoing(self, local: tuple[str, int]) -> None:
         self._outgoing.pop((local[0], local[1]), None)
@@ -177,9 +186,9 @@ class NetworkPlan:
         A peer that is not a host of the world (a student's nc or swaks) keeps its real address
         and is named after it.
         """
-        name = self._outgoing.get((peer[0], peer[1]))
-        if name is not None:
-            host = self.hosts[name]
+        known = self._outgoing.get((peer[0], peer[1]))
+        if known is not None:
+            host = self.hosts[known[0]]
             return host.name, host.address
         if not self.shared_loopback:
             host = self.by_address(peer[0])
