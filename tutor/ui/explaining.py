@@ -42,10 +42,20 @@ def _as_lines(value: Any) -> Iterable[str]:
     return (str(value),)
 
 
+def _transcript(event: Event) -> RenderableType:
+    """The event as the plain transcript prints it (all lines: payloads, DNS records, TLS)."""
+    from tutor.ui.lines import highlight_transcript, transcript_lines
+
+    lines = transcript_lines(event, width=100)
+    if not lines:
+        return highlight(event_body(event))
+    return highlight_transcript("\n".join(lines))
+
+
 def explanation_renderable(event: Event | None) -> RenderableType:
     if event is None:
         return Text("Select a line to see what it means.", style="italic")
-    parts: list[RenderableType] = [highlight(event_body(event))]
+    parts: list[RenderableType] = [_transcript(event)]
     found = _explain(event)
     if found is None:
         parts.append(Text(f"({event.type}, stage {event.stage})", style="dim"))

@@ -8,6 +8,7 @@ only helps.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from rich.syntax import Syntax
@@ -143,6 +144,34 @@ def highlight_transcript(text: str) -> Text:
     return _lex(_highlighters()[1], text)
 
 
+def transcript_lines(event: Event, width: int = 1000) -> list[str]:
+    """The plain transcript's lines for the event (its wording is shared with `run --plain`)."""
+    from tutor.render.transcript import render_event
+
+    return render_event(event, show_server_side=True, width=width)
+
+
+_TAGGED = re.compile(r"^\[([a-z]+)\]\s+")
+
+
+def tagged_content(event: Event) -> tuple[str, Text] | None:
+    """(tag, highlighted content) of a "[tag] text" transcript line, continuation lines joined."""
+    lines = transcript_lines(event)
+    if not lines:
+        return None
+    match = _TAGGED.match(lines[0])
+    if match is None:
+        return None
+    content = highlight_transcript(lines[0])[match.end() :]
+    for more in lines[1:]:
+        extra = _TAGGED.match(more)
+        if extra is None:
+            continue
+        content.append(" · ", style="dim")
+        content.append_text(highlight_transcript(more)[extra.end() :])
+    return match.group(1), content
+
+
 def event_line(event: Event, *, tag_encrypted: bool = True) -> Text:
     """The traffic-log line for one event: seq, who to whom, then the highlighted content."""
     line = Text(f"{event.seq:>3} ", style="dim", no_wrap=True, overflow="ellipsis")
@@ -156,9 +185,14 @@ def event_line(event: Event, *, tag_encrypted: bool = True) -> Text:
         if tag_encrypted and event.encrypted:
             line.append(" [TLS]", style="italic")
         return line
-    line.append(event_prefix(event), style="bold")
-    line.append(" ")
-    line.append_text(highlight(event_body(event)))
-    if isinstance(event, TcpConnect) and not event.ok:
-        line.stylize("bold")
+    tagged = tagged_content(event)
+    if tagged is None:
+        line.append(event_prefix(event), style="bold")
+        line.append(" ")
+        line.append_text(highlight(event_body(event)))
+        return line
+    tag, content = tagged
+    line.append(f"{short(event.host):>8} ", style="bold")
+    line.append(f"[{tag}]".ljust(12), style="bold")
+    line.append_text(content)
     return line

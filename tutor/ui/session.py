@@ -24,6 +24,7 @@ from typing import Protocol
 
 from tutor.scenario import Scenario, apply_what_ifs, load_scenario
 from tutor.trace import (
+    AuthResult,
     DnsAnswer,
     DnsQuery,
     Event,
@@ -31,6 +32,8 @@ from tutor.trace import (
     ScenarioFinished,
     Side,
     SmtpLine,
+    TcpClose,
+    TcpConnect,
     TlsHandshake,
     Trace,
 )
@@ -67,13 +70,13 @@ def is_shown(event: Event, event_filter: EventFilter, show_server_side: bool = F
     """
     if isinstance(event, LogLine):
         return False
-    if (
-        not show_server_side
-        and event.side is Side.SERVER
-        and isinstance(event, SmtpLine | DnsQuery | DnsAnswer | TlsHandshake)
-    ):
+    if not show_server_side and event.side is Side.SERVER and isinstance(event, TWIN_KINDS):
         return False
     return event_filter.admits(event)
+
+
+# Events both ends record; the server's copy is the same step seen from the other side.
+TWIN_KINDS = (SmtpLine, DnsQuery, DnsAnswer, TlsHandshake, TcpConnect, TcpClose, AuthResult)
 
 
 class Source(Protocol):
@@ -144,25 +147,29 @@ class LiveSource:
         from tutor.world.world import World
 
         self.scenario = scenario
-        self.trace = Trace()
         self.gate = StepGate(open_=not stepped)
-        self.world = World(scenario, trace=self.trace, gate=self.gate)
+        self.world = World(scenario, gate=self.gate)
+        # Read the world's own bus: World(trace=Trace()) would not use an empty Trace passed in
+        # (an empty Trace is falsy), so never rely on passing one.
+        self.trace = self.world.trace
         self.finished = False
         self.summary: RunResultSummary | None = None
-        self._waiting = False
+        # Several parts of the world can wait at the gate at once (the submission client's QUIT
+        # and the MTA's first lookup); each wait consumes one release, so count them.
+        self._waiters = 0
         self._task: asyncio.Task[None] | None = None
         self.on_change: Callable[[], None] | None = None
         self.gate.on_wait = self._on_wait
 
     def _on_wait(self, what: str) -> None:
-        self._waiting = True
+        self._waiters += 1
         if self.on_change is not None:
             self.on_change()
 
     @property
     def waiting_for(self) -> str:
         """What the world will do next when released ('' if it is not waiting)."""
-        return self.gate.waiting if self._waiting else ""
+        return self.gate.waiting if self._waiters else ""
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tutor-world")
@@ -184,9 +191,9 @@ class LiveSource:
                 self.on_change()
 
     def release(self) -> bool:
-        if self.finished or not self._waiting:
+        if self.finished or self._waiters <= 0:
             return False
-        self._waiting = False
+        self._waiters -= 1
         self.gate.release(1)
         return True
 

@@ -15,6 +15,10 @@ from tutor.ui.lines import event_line
 from tutor.ui.linking import linked_view
 
 
+def _who(event: Event) -> str:
+    return f"{event.side} side ({event.host}), session {event.session or '—'}"
+
+
 class BothSidesPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="both-sides-text")
@@ -27,7 +31,7 @@ class BothSidesPane(VerticalScroll):
         view = linked_view(events, index)
         parts = [
             Text(
-                f"{view.selected.side} side ({view.selected.host}), session {view.selected.session or '—'}",
+                _who(view.selected),
                 style="bold",
             ),
             event_line(view.selected),
@@ -36,7 +40,7 @@ class BothSidesPane(VerticalScroll):
             parts += [
                 Text(""),
                 Text(
-                    f"{view.peer.side} side ({view.peer.host}), session {view.peer.session or '—'}",
+                    _who(view.peer),
                     style="bold",
                 ),
                 event_line(view.peer),

@@ -47,7 +47,8 @@ class DnsPane(VerticalScroll):
             if isinstance(event, DnsQuery):
                 parts.append(
                     Text(
-                        f"; <<>> {event.host} asks @{event.server} <<>> {event.qname} {event.qtype}",
+                        f"; <<>> {event.host} asks @{event.server} <<>> "
+                        f"{event.qname} {event.qtype}",
                         style="bold",
                     )
                 )

@@ -5,36 +5,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
-ROLE_MARKS = {"client": "⌨", "outbound": "⇪", "mx": "✉", "gateway": "⛨"}
+PORT_LABELS = {"submission": "sub", "submissions": "subs"}
+ROLE_MARKS = {"client": "⌨", "outbound": "⇪", "mx": "✉", "gateway": "⛨", "dns": "⚲"}
 
 
-def hosts_table(hosts: Sequence[dict[str, Any]], dns: str = "") -> Table:
-    table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
-    table.add_column("host", no_wrap=True, ratio=3)
-    table.add_column("address", no_wrap=True)
-    table.add_column("role", no_wrap=True)
-    table.add_column("ports", overflow="fold", ratio=2)
-    for host in hosts:
-        role = str(host.get("role", ""))
-        ports = host.get("ports") or {}
-        down = "down" if role != "client" and not ports else ""
-        port_text = " ".join(f"{k}:{v}" for k, v in ports.items()) or down or "—"
-        table.add_row(
-            str(host.get("name", "")),
-            str(host.get("address", "")),
-            f"{ROLE_MARKS.get(role, '')} {role}",
-            port_text,
-        )
+def hosts_text(hosts: Sequence[dict[str, Any]], dns: str = "") -> Text:
+    """One line per host (mark, name, address, role), its ports indented on the next line.
+
+    Two lines per host keep everything readable in a 40-column side pane.
+    """
+    text = Text(no_wrap=True, overflow="ellipsis")
+    rows = [
+        (str(h.get("name", "")), str(h.get("address", "")), str(h.get("role", "")), h)
+        for h in hosts
+    ]
     if dns:
-        table.add_row("DNS server", dns, "⚲ dns", "")
-    return table
+        rows.append(("DNS server", dns, "dns", {"role": "dns", "ports": {}}))
+    for number, (name, address, role, host) in enumerate(rows):
+        if number:
+            text.append("\n")
+        text.append(f"{ROLE_MARKS.get(role, ' ')} ")
+        text.append(name, style="bold")
+        text.append(f"  {address}  {role}", style="")
+        ports = host.get("ports") or {}
+        if ports:
+            text.append(
+                "\n    " + " · ".join(f"{PORT_LABELS.get(k, k)} {v}" for k, v in ports.items()),
+                style="dim",
+            )
+        elif role not in ("client", "dns"):
+            text.append("\n    ✗ down: connections refused")
+    return text
 
 
 class HostsPanel(Static):
     """Filled from the ScenarioStarted event, so it shows the real ports of this run."""
 
     def show(self, hosts: Sequence[dict[str, Any]], dns: str = "") -> None:
-        self.update(hosts_table(hosts, dns) if hosts else "starting the world…")
+        self.update(hosts_text(hosts, dns) if hosts else "starting the world…")
