@@ -403,8 +403,10 @@ class TracedSMTP(SMTP):
             self._note_tls(transport, implicit=True)
 
     def _identify(self, transport: asyncio.BaseTransport) -> None:
-        self.trace_id = self.ctx.new_session_id()
         peername = transport.get_extra_info("peername") or ("", 0)
+        # A world client registered its session: both ends of the connection share its id.
+        peer_key = (peername[0], int(peername[1]))
+        self.trace_id = self.ctx.plan.session_of_peer(peer_key) or self.ctx.new_session_id()
         name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
         self.peer = Peer(name, address, int(peername[1]))
         sockname = transport.get_extra_info("sockname") or ("", 0)
