@@ -240,6 +240,27 @@ def test_live_renderer_holds_server_lines_until_it_knows_who_saw_the_session() -
     assert released[1:] == ["  <-      220 mx1", "  ->      EHLO nc"]
 
 
+def test_server_session_matched_by_tcp_endpoints_is_a_twin_even_with_another_session_id() -> None:
+    ends = {"src": "127.0.0.12:5000", "dst": "127.0.0.13:25"}
+    events = [
+        TcpConnect(host=SERVER, session="s4", side=Side.SERVER, **ends),
+        reply("220 mx1", side=Side.SERVER, session="s4"),
+        TcpConnect(host=CLIENT, session="s3", side=Side.CLIENT, dst_host=SERVER, **ends),
+        reply("220 mx1", session="s3"),
+        line("EHLO a", side=Side.SERVER, session="s4"),
+        line("EHLO a", session="s3"),
+        AuthResult(session="s4", side=Side.SERVER, mechanism="PLAIN", username="u", ok=True),
+    ]
+    whole = list(render_transcript(events))
+    renderer = TranscriptRenderer()
+    live = [x for event in events for x in renderer.feed(event)] + renderer.flush()
+    for lines in (whole, live):
+        assert sum("220 mx1" in x for x in lines) == 1
+        assert sum("EHLO a" in x for x in lines) == 1
+        assert not any("[auth]" in x for x in lines)
+        assert not any("s4" in x for x in lines)
+
+
 def test_session_header_is_repeated_when_sessions_interleave() -> None:
     events = [
         line("EHLO a", session="s1"),

@@ -421,6 +421,11 @@ class Trace:
     def __len__(self) -> int:
         return len(self.events)
 
+    def __bool__(self) -> bool:
+        # A bus is a bus even before its first event; without this, ``trace or Trace()``
+        # would silently swap an empty trace (with its subscribers) for a new one.
+        return True
+
     def of_type(self, cls: type[Event]) -> list[Any]:
         """All events of one type, in order (handy for tests and views)."""
         return [e for e in self.events if isinstance(e, cls)]

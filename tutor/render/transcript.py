@@ -59,7 +59,7 @@ CONTENT_COLUMN = 10  # every line's content starts here: tags and SMTP markers l
 MAX_PAYLOAD_LINES = 40
 
 # Events both ends of a connection record; the server's copy is a duplicate by default.
-_TWIN_KINDS = (SmtpLine, TcpConnect, TcpClose, TlsHandshake)
+_TWIN_KINDS = (SmtpLine, TcpConnect, TcpClose, TlsHandshake, AuthResult)
 _SESSION_KINDS = (SmtpLine, TcpConnect, TcpClose, TlsHandshake, AuthResult)
 
 
@@ -417,6 +417,7 @@ def render_replay_banner(
 class _SessionInfo:
     client: str = ""
     server: str = ""
+    from_client: bool = False  # names as the client itself reported them
     shown_before: bool = False
 
 
@@ -424,10 +425,12 @@ class _SessionInfo:
 class TranscriptRenderer:
     """Turns a stream of events into transcript lines, deciding whose copy of each line to show.
 
-    A session is *client-observed* once any client-side event of it arrives; its server-side
-    twins are then dropped. Server-side events of a session nobody has claimed yet are held
-    back until that is decided: the first command the server receives decides it, because a
-    world client records each command before the server can have read it.
+    Each end names its own session (the client's "s3" is the server's "s4"), so the two are
+    matched by their TCP endpoints: a server session whose connection a world client also
+    reported is a twin, and its events are dropped. Server-side events of a session nobody
+    has matched yet are held back until that is decided: the first command the server
+    receives decides it, because a world client reports its connection (and each command)
+    before the server can have read anything from it.
     """
 
     explain: bool = False
@@ -436,12 +439,14 @@ class TranscriptRenderer:
     width: int = WIDTH
     max_payload_lines: int = MAX_PAYLOAD_LINES
     client_sessions: set[str] = field(default_factory=set)
+    twin_sessions: set[str] = field(default_factory=set)
+    _client_ends: set[tuple[str, str]] = field(default_factory=set)
+    _server_ends: dict[tuple[str, str], str] = field(default_factory=dict)
     _server_only: set[str] = field(default_factory=set)
     _pending: dict[str, list[Event]] = field(default_factory=dict)
     _sessions: dict[str, _SessionInfo] = field(default_factory=dict)
     _current: str = ""
     _client_dns: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=256))
-    _auth_shown: set[str] = field(default_factory=set)
 
     def feed(self, event: Event) -> list[str]:
         """The lines to print now for this event (maybe none, maybe held-back ones too)."""
@@ -452,19 +457,16 @@ class TranscriptRenderer:
             return self._emit(event)
         if isinstance(event, DnsQuery | DnsAnswer):
             return self._feed_dns(event)
-        if isinstance(event, AuthResult):
-            if event.session and event.session in self._auth_shown:
-                return []
-            self._auth_shown.add(event.session)
-            return self._emit(event)
         if not event.session or not isinstance(event, _TWIN_KINDS):
             return self._emit(event)
         session = event.session
+        if isinstance(event, TcpConnect):
+            self._match_ends(event)
         if event.side != Side.SERVER:
             self.client_sessions.add(session)
             self._pending.pop(session, None)
             return self._emit(event)
-        if session in self.client_sessions:
+        if session in self.client_sessions or session in self.twin_sessions:
             return []
         if session in self._server_only:
             return self._emit(event)
@@ -475,6 +477,19 @@ class TranscriptRenderer:
         if received_command or isinstance(event, TcpClose):
             return self._release(session)
         return []
+
+    def _match_ends(self, event: TcpConnect) -> None:
+        ends = (event.src, event.dst)
+        if event.side == Side.SERVER:
+            self._server_ends[ends] = event.session
+            if ends in self._client_ends:
+                self.twin_sessions.add(event.session)
+        else:
+            self._client_ends.add(ends)
+            twin = self._server_ends.get(ends)
+            if twin:
+                self.twin_sessions.add(twin)
+                self._pending.pop(twin, None)
 
     def flush(self) -> list[str]:
         """Everything still held back (call at the end of a trace)."""
@@ -501,22 +516,25 @@ class TranscriptRenderer:
         return self._emit(event)  # a question from outside the world's resolver (dig)
 
     def _learn_names(self, event: Event) -> None:
+        """Remember who talks to whom in a session, trusting the client's own words first."""
         if not event.session or not isinstance(event, _SESSION_KINDS):
             return
         info = self._sessions.setdefault(event.session, _SessionInfo())
+        client = server = ""
         if isinstance(event, SmtpLine):
             client, server = event.sender, event.receiver
             if event.direction == Direction.SERVER_TO_CLIENT:
                 client, server = server, client
-            info.client = info.client or client
-            info.server = info.server or server
         elif isinstance(event, TcpConnect):
             if event.side == Side.SERVER:
-                info.client = info.client or event.src
-                info.server = info.server or event.host
+                client, server = event.src, event.host
             else:
-                info.client = info.client or event.host
-                info.server = info.server or event.dst_host or event.dst
+                client, server = event.host, event.dst_host or event.dst
+        if not (client and server):
+            return
+        from_client = event.side == Side.CLIENT
+        if not info.client or (from_client and not info.from_client):
+            info.client, info.server, info.from_client = client, server, from_client
 
     def _emit(self, event: Event) -> list[str]:
         body = _format(
@@ -527,7 +545,11 @@ class TranscriptRenderer:
         )
         if not body:
             return body
-        if event.session and isinstance(event, _SESSION_KINDS) and event.session != self._current:
+        if not (event.session and isinstance(event, _SESSION_KINDS)):
+            # another host's line came in between: say so when the conversation resumes
+            self._current = ""
+            return body
+        if event.session != self._current:
             self._current = event.session
             info = self._sessions.setdefault(event.session, _SessionInfo())
             again = " (continued)" if info.shown_before else ""
@@ -547,14 +569,23 @@ def render_transcript(
 ) -> Iterator[str]:
     """All transcript lines of a finished (or recorded) trace, in order."""
     events = list(events)
-    # A whole trace is known in advance, so decide which sessions a client saw up front.
+    # A whole trace is known in advance, so decide which sessions are twins up front.
     clients = {e.session for e in events if e.session and e.side == Side.CLIENT}
+    client_ends = {
+        (e.src, e.dst) for e in events if isinstance(e, TcpConnect) and e.side == Side.CLIENT
+    }
+    twins = {
+        e.session
+        for e in events
+        if isinstance(e, TcpConnect) and e.side == Side.SERVER and (e.src, e.dst) in client_ends
+    }
     renderer = TranscriptRenderer(
         explain=explain,
         show_server_side=show_server_side,
         show_log=show_log,
         width=width,
         client_sessions=clients,
+        twin_sessions=twins,
     )
     for event in events:
         yield from renderer.feed(event)
