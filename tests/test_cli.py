@@ -25,7 +25,7 @@ def test_scenarios_lists_every_shipped_scenario_with_a_description() -> None:
     result = smtp_tutor("scenarios")
     assert result.returncode == 0
     for name in ("hello", "mx-fallback", "no-starttls", "unknown-user", "too-big"):
-        line = next(l for l in result.stdout.splitlines() if l.startswith(name + " "))
+        line = next(row for row in result.stdout.splitlines() if row.startswith(name + " "))
         assert len(line.split(None, 1)[1]) > 20
 
 

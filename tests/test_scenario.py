@@ -38,7 +38,10 @@ def test_hello_has_one_client_one_outbound_and_two_mx_hosts() -> None:
     hello = load_scenario("hello")
     assert hello.client.name == "laptop.example.org"
     assert hello.outbound.name == "smtp.example.org"
-    assert [h.name for h in hello.hosts_with_role(Role.MX)] == ["mx1.example.net", "mx2.example.net"]
+    assert [h.name for h in hello.hosts_with_role(Role.MX)] == [
+        "mx1.example.net",
+        "mx2.example.net",
+    ]
     # addresses are assigned in declaration order after the DNS server's
     assert hello.dns_address == "127.0.0.10"
     assert [h.address for h in hello.hosts] == [f"127.0.0.{n}" for n in range(11, 15)]
@@ -59,7 +62,7 @@ def test_toml_syntax_error_names_file_and_line() -> None:
     text = HELLO.replace('role = "mx"', 'role = "mx', 1)
     with pytest.raises(ScenarioError) as caught:
         parse(text)
-    line = next(n for n, l in enumerate(text.splitlines(), 1) if l.strip() == 'role = "mx')
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.strip() == 'role = "mx')
     assert str(caught.value).startswith(f"bad.toml:{line}: not valid TOML")
 
 
@@ -67,7 +70,7 @@ def test_unknown_key_names_its_line_and_suggests_the_right_key() -> None:
     text = HELLO.replace('domains = ["example.net"]', 'domain = ["example.net"]', 1)
     with pytest.raises(ScenarioError) as caught:
         parse(text)
-    line = next(n for n, l in enumerate(text.splitlines(), 1) if l.startswith("domain ="))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("domain ="))
     message = str(caught.value)
     assert message.startswith(f"bad.toml:{line}: host[2].domain: unknown key")
     assert "did you mean 'domains'" in message

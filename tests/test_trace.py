@@ -9,8 +9,8 @@ import pytest
 
 from tutor.trace import (
     EVENT_TYPES,
-    DnsAnswer,
     Direction,
+    DnsAnswer,
     Outcome,
     RecipientResult,
     Side,

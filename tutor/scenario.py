@@ -36,11 +36,32 @@ class Role(StrEnum):
 
 
 class Fault(StrEnum):
-    """Faults the engine can switch on for a host."""
+    """Faults the engine can switch on for a host.
+
+    Temporary faults (all but no-starttls and tamper-body) stop once the world clock has run
+    ``fault_clears_after`` seconds past the start, when the host sets it; RCPT-level faults
+    apply to the users in ``fault_users`` only, when the host lists any.
+    """
 
     DOWN = "down"  # nothing listens: connections are refused
     GREET_421 = "greet-421"  # greets with 421 and closes, like an overloaded server
     NO_STARTTLS = "no-starttls"  # does not offer STARTTLS
+    TIMEOUT = "timeout"  # accepts the connection and never says a word
+    RCPT_451 = "rcpt-451"  # 451 4.3.0 at RCPT TO (local problem)
+    RCPT_452 = "rcpt-452"  # 452 4.5.3 at RCPT TO (too many recipients / insufficient storage)
+    DATA_451 = "data-451"  # 451 4.3.0 after the end of DATA
+    MAILBOX_FULL = "mailbox-full"  # 452 4.2.2 at RCPT TO: the mailbox is over its quota
+    TAMPER_BODY = "tamper-body"  # a relaying hop appends a footer to the body (breaks DKIM)
+
+
+class Check(StrEnum):
+    """Policy checks a receiving host can run, in the order Postfix would."""
+
+    DNSBL = "dnsbl"
+    GREYLIST = "greylist"
+    SPF = "spf"
+    DKIM = "dkim"
+    DMARC = "dmarc"
 
 
 DEFAULT_MAX_SIZE = 10_240_000  # Postfix message_size_limit default
@@ -59,6 +80,11 @@ class HostSpec:
     max_size: int = DEFAULT_MAX_SIZE
     faults: frozenset[Fault] = frozenset()
     relay_to: str = ""
+    checks: tuple[Check, ...] = ()
+    dnsbl_zones: tuple[str, ...] = ()
+    dkim_selector: str = ""  # outbound: sign with this selector (key published in DNS)
+    fault_clears_after: float = 0.0  # seconds of world time; 0 = the faults never clear
+    fault_users: tuple[str, ...] = ()  # RCPT-level faults only for these recipients
 
     @property
     def listens(self) -> bool:
@@ -99,6 +125,15 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """Queue and greylist timing overrides (seconds), by the Postfix / postgrey option name."""
+
+    retry: dict[str, float] = field(default_factory=dict)
+    greylist: dict[str, float] = field(default_factory=dict)
+    start: str = ""  # ISO 8601 start of the world clock; empty = now
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
@@ -110,6 +145,7 @@ class Scenario:
     expect: Expectation
     dns_name: str = DEFAULT_DNS_NAME
     dns_address: str = DEFAULT_DNS_ADDRESS
+    timing: Timing = field(default_factory=Timing)
     source: Path | None = None
 
     def host(self, name: str) -> HostSpec:
@@ -130,7 +166,9 @@ class Scenario:
         return self.hosts_with_role(Role.OUTBOUND)[0]
 
     def with_host(self, name: str, **changes: Any) -> Scenario:
-        hosts = tuple(dataclasses.replace(h, **changes) if h.name == name else h for h in self.hosts)
+        hosts = tuple(
+            dataclasses.replace(h, **changes) if h.name == name else h for h in self.hosts
+        )
         return dataclasses.replace(self, hosts=hosts)
 
 
@@ -183,15 +221,42 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 # --------------------------------------------------------------------------- parsing
 
 
-_TOP_KEYS = ("scenario", "dns", "host", "user", "zone", "message", "expect")
-_SCENARIO_KEYS = ("name", "title", "description")
+_TOP_KEYS = ("scenario", "dns", "host", "user", "zone", "message", "expect", "retry", "greylist")
+_RETRY_KEYS = (
+    "queue_run_delay",
+    "minimal_backoff_time",
+    "maximal_backoff_time",
+    "maximal_queue_lifetime",
+    "bounce_queue_lifetime",
+    "delay_warning_time",
+)
+_GREYLIST_KEYS = ("delay", "retry_window", "max_age", "auto_whitelist_clients")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SCENARIO_KEYS = ("name", "title", "description", "start")
 _DNS_KEYS = ("name", "address")
-_HOST_KEYS = ("name", "role", "address", "domains", "tls", "max_size", "faults", "relay_to")
+_HOST_KEYS = (
+    "name",
+    "role",
+    "address",
+    "domains",
+    "tls",
+    "max_size",
+    "faults",
+    "relay_to",
+    "checks",
+    "dnsbl_zones",
+    "dkim_selector",
+    "fault_clears_after",
+    "fault_users",
+)
 _USER_KEYS = ("address", "password")
 _ZONE_KEYS = ("origin", "text")
 _MESSAGE_KEYS = ("from", "to", "subject", "body", "header_from", "pad_to", "submit_as")
 _EXPECT_KEYS = ("delivered", "rejected", "deferred", "bounced", "refused", "replies")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$", re.I)
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$", re.I
+)
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
@@ -244,7 +309,9 @@ class _Reader:
                     f"unknown key{suggestion}; known keys: {known}",
                 )
 
-    def string(self, where: str, table: dict[str, Any], key: str, default: str | None = None) -> str:
+    def string(
+        self, where: str, table: dict[str, Any], key: str, default: str | None = None
+    ) -> str:
         if key not in table:
             if default is None:
                 raise self.fail(where, f"missing required key {key!r}")
@@ -259,6 +326,18 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.fail(f"{where}.{key}", "must be a whole number >= 0")
         return value
+
+    def duration(self, where: str, table: dict[str, Any], key: str, default: float) -> float:
+        """Seconds, written as a number or like Postfix: "300s", "5m", "4h", "5d", "1w"."""
+        value = table.get(key, default)
+        if isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", 'must be a duration such as 300, "5m" or "5d"')
+        if isinstance(value, int | float) and value >= 0:
+            return float(value)
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if not match:
+            raise self.fail(f"{where}.{key}", 'must be a duration such as 300, "5m" or "5d"')
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
     def boolean(self, where: str, table: dict[str, Any], key: str, default: bool) -> bool:
         value = table.get(key, default)
@@ -322,6 +401,7 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     zones = _parse_zones(reader, data)
     message = _parse_message(reader, data)
     expect = _parse_expect(reader, data, message)
+    timing = _parse_timing(reader, data, meta)
 
     scenario = Scenario(
         name=name,
@@ -334,6 +414,7 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         expect=expect,
         dns_name=dns_name,
         dns_address=dns_address,
+        timing=timing,
         source=path,
     )
     _check_world(reader, scenario)
@@ -362,7 +443,9 @@ def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tup
             role = Role(role_text)
         except ValueError:
             roles = ", ".join(r.value for r in Role)
-            raise reader.fail(f"{where}.role", f"unknown role {role_text!r}; one of {roles}") from None
+            raise reader.fail(
+                f"{where}.role", f"unknown role {role_text!r}; one of {roles}"
+            ) from None
         if "address" in table:
             address = reader.string(where, table, "address")
             _check_loopback(reader, f"{where}.address", address)
@@ -384,6 +467,18 @@ def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tup
                     f"{where}.faults", f"unknown fault {fault_name!r}; one of {known}"
                 ) from None
         domains = tuple(d.lower().rstrip(".") for d in reader.strings(where, table, "domains"))
+        checks = []
+        for check_name in reader.strings(where, table, "checks"):
+            try:
+                checks.append(Check(check_name))
+            except ValueError:
+                known = ", ".join(c.value for c in Check)
+                raise reader.fail(
+                    f"{where}.checks", f"unknown check {check_name!r}; one of {known}"
+                ) from None
+        dnsbl_zones = reader.strings(where, table, "dnsbl_zones")
+        if Check.DNSBL in checks and not dnsbl_zones:
+            raise reader.fail(where, 'checks = ["dnsbl"] needs dnsbl_zones = ["bl.example", ...]')
         if role in (Role.MX, Role.GATEWAY) and not domains:
             raise reader.fail(where, f"a {role} host needs domains = [...] it receives mail for")
         hosts.append(
@@ -396,6 +491,11 @@ def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tup
                 max_size=reader.integer(where, table, "max_size", DEFAULT_MAX_SIZE),
                 faults=frozenset(faults),
                 relay_to=reader.string(where, table, "relay_to", "").lower(),
+                checks=tuple(checks),
+                dnsbl_zones=tuple(z.lower().rstrip(".") for z in dnsbl_zones),
+                dkim_selector=reader.string(where, table, "dkim_selector", ""),
+                fault_clears_after=reader.duration(where, table, "fault_clears_after", 0.0),
+                fault_users=reader.strings(where, table, "fault_users"),
             )
         )
     return tuple(hosts)
@@ -409,7 +509,9 @@ def _parse_users(reader: _Reader, data: dict[str, Any]) -> tuple[UserSpec, ...]:
         address = reader.string(where, table, "address")
         if not _ADDRESS.match(address):
             raise reader.fail(f"{where}.address", f"{address!r} is not a mail address")
-        users.append(UserSpec(address=address, password=reader.string(where, table, "password", "")))
+        users.append(
+            UserSpec(address=address, password=reader.string(where, table, "password", ""))
+        )
     return tuple(users)
 
 
@@ -461,6 +563,31 @@ def _parse_expect(reader: _Reader, data: dict[str, Any], message: MessageSpec) -
     return Expectation(outcomes=outcomes, replies=dict(replies))
 
 
+def _parse_timing(reader: _Reader, data: dict[str, Any], meta: dict[str, Any]) -> Timing:
+    retry_table = reader.table(data, "retry")
+    reader.check_keys("retry", retry_table, _RETRY_KEYS)
+    greylist_table = reader.table(data, "greylist")
+    reader.check_keys("greylist", greylist_table, _GREYLIST_KEYS)
+    retry = {k: reader.duration("retry", retry_table, k, 0.0) for k in retry_table}
+    greylist = {
+        k: (
+            float(reader.integer("greylist", greylist_table, k, 0))
+            if k == "auto_whitelist_clients"
+            else reader.duration("greylist", greylist_table, k, 0.0)
+        )
+        for k in greylist_table
+    }
+    start = reader.string("scenario", meta, "start", "")
+    if start:
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(start)
+        except ValueError:
+            raise reader.fail("scenario.start", f"{start!r} is not an ISO 8601 time") from None
+    return Timing(retry=retry, greylist=greylist, start=start)
+
+
 def _check_world(reader: _Reader, scenario: Scenario) -> None:
     names = [h.name for h in scenario.hosts]
     for name in names:
@@ -468,7 +595,9 @@ def _check_world(reader: _Reader, scenario: Scenario) -> None:
             raise reader.fail("host", f"host {name!r} is declared twice")
     for role in (Role.CLIENT, Role.OUTBOUND):
         if len(scenario.hosts_with_role(role)) != 1:
-            raise reader.fail("host", f"a scenario needs exactly one host with role = {role.value!r}")
+            raise reader.fail(
+                "host", f"a scenario needs exactly one host with role = {role.value!r}"
+            )
     for index, host in enumerate(scenario.hosts):
         if host.relay_to and host.relay_to not in names:
             raise reader.fail(f"host[{index}].relay_to", f"{host.relay_to!r} is not a host here")

@@ -494,7 +494,9 @@ def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
         raise TraceFormatError(
             f"{path}:1: trace version {first.get('version')!r}, this tutor reads {TRACE_VERSION}"
         )
-    header = TraceHeader(scenario=str(first.get("scenario", "")), started=str(first.get("started", "")))
+    header = TraceHeader(
+        scenario=str(first.get("scenario", "")), started=str(first.get("started", ""))
+    )
     events: list[Event] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():

@@ -13,9 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="a trace written by --record or --keep")
     parser.add_argument("--plain", action="store_true", help="print the transcript, no TUI")
     parser.add_argument("--explain", action="store_true", help="explain each line inline")
-    parser.add_argument(
-        "--colour", "--color", choices=("auto", "always", "never"), default="auto"
-    )
+    parser.add_argument("--colour", "--color", choices=("auto", "always", "never"), default="auto")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -32,6 +30,7 @@ def main(args: argparse.Namespace) -> int:
     printer = TranscriptPrinter(sys.stdout, color=colour, explain=args.explain)
     for event in events:
         printer(event)
+    printer.close()
     for line in render_replay_banner(header, closing=True):
         print(line)
     return 0

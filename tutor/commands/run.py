@@ -59,11 +59,10 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
 
     colour = {"always": True, "never": False}.get(args.colour, should_colour(sys.stdout))
     trace = Trace()
-    trace.subscribe(
-        TranscriptPrinter(
-            sys.stdout, color=colour, explain=args.explain, show_server_side=args.both_sides
-        )
+    printer = TranscriptPrinter(
+        sys.stdout, color=colour, explain=args.explain, show_server_side=args.both_sides
     )
+    trace.subscribe(printer)
     world = World(scenario, run_dir=args.keep, trace=trace)
     header = TraceHeader(scenario=scenario.name, started=iso(world.clock.now()))
     with ExitStack() as files:
@@ -73,6 +72,7 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
             trace.subscribe(TraceRecorder(stream, header))
         async with world:
             result = await world.run()
+    printer.close()
     verdict = "as expected" if result.ok else "NOT as the scenario expects"
     print(f"\nScenario {scenario.name!r} ended {verdict}.")
     for mismatch in result.mismatches:

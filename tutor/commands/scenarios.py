@@ -22,5 +22,7 @@ def main(args: argparse.Namespace) -> int:
     width = max((len(name) for name, _ in rows), default=0)
     for name, description in rows:
         print(f"{name:<{width}}  {description}")
-    print("\nRun one with `smtp-tutor run NAME --plain`, or open it in the tutor: `smtp-tutor run NAME`.")
+    print(
+        "\nPrint one: `smtp-tutor run NAME --plain`; step through it: `smtp-tutor run NAME`."
+    )
     return 0

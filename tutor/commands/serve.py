@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     return asyncio.run(serve(scenario, args))
 
 
-async def serve(scenario, args: argparse.Namespace) -> int:  # noqa: ANN001 - Scenario
+async def serve(scenario, args: argparse.Namespace) -> int:
     from tutor.render.serveinfo import render_serve_info
     from tutor.render.transcript import TranscriptPrinter, should_colour
     from tutor.world.world import World
@@ -48,7 +48,9 @@ async def serve(scenario, args: argparse.Namespace) -> int:  # noqa: ANN001 - Sc
             sys.stdout.flush()
         if not (args.quiet or args.json):
             trace.subscribe(
-                TranscriptPrinter(sys.stdout, color=should_colour(sys.stdout), show_server_side=True)
+                TranscriptPrinter(
+                    sys.stdout, color=should_colour(sys.stdout), show_server_side=True
+                )
             )
         await stop.wait()
     if not args.json:

@@ -50,6 +50,7 @@ def render_serve_info(info: WorldInfo) -> Iterator[str]:
             f"  openssl s_client -starttls smtp -connect {mx.address}:{port} "
             f"-servername {mx.name} -CAfile {q(str(info.ca_path))}"
         )
+    rcpt_hint = rcpt if receivers else ""
     for host in senders:
         user = next((u for u in info.users if u.password), None)
         if user is None:
@@ -57,7 +58,8 @@ def render_serve_info(info: WorldInfo) -> Iterator[str]:
         yield (
             f"  swaks --server {host.address} --port {host.ports['submission']} -tls "
             f"--auth PLAIN --auth-user {user.address} --auth-password {q(user.password)} "
-            f"--tls-ca-path {q(str(info.ca_path))} --from {user.address} --to {rcpt if receivers else user.address}"
+            f"--tls-ca-path {q(str(info.ca_path))} --from {user.address} "
+            f"--to {rcpt_hint or user.address}"
         )
         if "submissions" in host.ports:
             yield (

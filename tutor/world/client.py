@@ -619,25 +619,26 @@ class SmtpClient:
         self._require_writer()
         await self.ctx.gate.wait(f"{what} → {self.server_name}")
         writer = self._require_writer()  # the gate may have waited while the peer went away
+        line = SmtpLine(
+            stage=stage,
+            direction=Direction.CLIENT_TO_SERVER,
+            data=data,
+            sender=self.host_name,
+            receiver=self.server_name,
+            encrypted=self.encrypted,
+            is_payload=payload,
+        )
         try:
             writer.write(data)
+            # Published once handed to the socket and before draining: draining yields to the
+            # loop, and the server must not be seen acting on bytes the trace has not sent yet.
+            self._publish(line)
             await asyncio.wait_for(writer.drain(), self.timeout)
         except (OSError, TimeoutError) as exc:
             await self.close("lost connection")
             raise SmtpConnectionLost(
                 f"lost connection with {self.relay} while sending {what}: {exc}"
             ) from None
-        self._publish(
-            SmtpLine(
-                stage=stage,
-                direction=Direction.CLIENT_TO_SERVER,
-                data=data,
-                sender=self.host_name,
-                receiver=self.server_name,
-                encrypted=self.encrypted,
-                is_payload=payload,
-            )
-        )
 
     async def _read_reply(self, stage: Stage) -> Reply:
         reader = self._reader

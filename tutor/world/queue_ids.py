@@ -1,4 +1,4 @@
-"""Postfix-style short queue IDs (e.g. 4F2A81C0B2E): what logs, Received headers and replies show."""
+"""Postfix-style short queue IDs (e.g. 4F2A81C0B2E) as logs, Received headers and replies show."""
 
 from __future__ import annotations
 

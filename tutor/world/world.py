@@ -159,7 +159,9 @@ class World:
         ctx.ca = WorldCA(ctx.run_dir)
         dns_port = plan.allocate_port(scenario.dns_name, Service.DNS)
         dns_host = plan.host(scenario.dns_name)
-        dns = DnsServer(ctx, build_zones(scenario), scenario.dns_name, dns_host.bind_address, dns_port)
+        dns = DnsServer(
+            ctx, build_zones(scenario), scenario.dns_name, dns_host.bind_address, dns_port
+        )
         await self._start_server(dns)
         ctx.resolver = WorldResolver(ctx, dns_host.bind_address, dns_port)
 
@@ -171,9 +173,7 @@ class World:
             if Fault.DOWN in host.faults:
                 # The port is planned (peers route to it) but nothing listens: refused.
                 continue
-            await self._start_server(
-                Receiver(ctx, host, scenario, self.mailboxes, tls, smtp_port)
-            )
+            await self._start_server(Receiver(ctx, host, scenario, self.mailboxes, tls, smtp_port))
             if host.role is Role.OUTBOUND:
                 sub_port = plan.allocate_port(host.name, Service.SUBMISSION)
                 subs_port = plan.allocate_port(host.name, Service.SUBMISSIONS)
@@ -263,12 +263,19 @@ class World:
         assert self._mta is not None
         try:
             results = await self._mta.deliver(
-                message.queue_id or new_queue_id(), message.sender, message.recipients, message.content
+                message.queue_id or new_queue_id(),
+                message.sender,
+                message.recipients,
+                message.content,
             )
         except Exception as exc:  # a bug must be visible in the trace, not a silent task death
             self.ctx.publish(
-                Note(host=self.scenario.outbound.name, stage=Stage.QUEUE, level="error",
-                     text=f"delivery of {message.queue_id} failed: {exc!r}")
+                Note(
+                    host=self.scenario.outbound.name,
+                    stage=Stage.QUEUE,
+                    level="error",
+                    text=f"delivery of {message.queue_id} failed: {exc!r}",
+                )
             )
             raise
         self.results.extend(results)
