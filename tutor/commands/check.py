@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import email.utils
 import json
+import os
 import random
 import re
 import sys
@@ -119,10 +120,13 @@ def main(args: argparse.Namespace) -> int:
     """Run the chosen check; 0 whatever the verdict (a fail is an answer, not an error)."""
     handler: Callable[[argparse.Namespace], dict[str, Any] | str] = args.check_handler
     out = handler(args)
-    if isinstance(out, dict):
-        print(json.dumps(out, indent=2, ensure_ascii=False))
-    else:
-        sys.stdout.write(out)
+    text = json.dumps(out, indent=2, ensure_ascii=False) + "\n" if isinstance(out, dict) else out
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `check ... | head` closed the pipe: what was wanted has been read, not an error.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stops the exit-time flush failing
     return 0
 
 
