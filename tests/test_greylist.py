@@ -142,3 +142,9 @@ def test_the_decision_is_a_policy_verdict_with_its_reasons():
     assert any("never seen before" in reason for reason in verdict.reasons)
     event = verdict.to_event(host="mx1.example.net")
     assert event.action == "defer" and event.check == "greylist"
+
+
+def test_a_scenario_greylist_table_overrides_the_postgrey_defaults():
+    policy = GreylistPolicy.from_overrides({"delay": 60.0, "auto_whitelist_clients": 2.0}, "mx1")
+    assert (policy.delay, policy.auto_whitelist_clients, policy.hostname) == (60.0, 2, "mx1")
+    assert policy.retry_window == 2 * 86400

@@ -77,3 +77,9 @@ def test_a_bounce_is_never_warned_about():
 def test_nonsense_backoff_ranges_are_refused():
     with pytest.raises(ValueError):
         RetryPolicy(minimal_backoff_time=5000, maximal_backoff_time=4000)
+
+
+def test_a_scenario_retry_table_overrides_only_what_it_names():
+    policy = RetryPolicy.from_overrides({"maximal_queue_lifetime": 3600, "delay_warning_time": 60})
+    assert policy.maximal_queue_lifetime == 3600 and policy.delay_warning_time == 60
+    assert policy.minimal_backoff_time == 300 and policy.bounce_queue_lifetime == 5 * DAY

@@ -29,6 +29,7 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -55,6 +56,14 @@ class GreylistPolicy:
     reply_code: int = 451
     enhanced_code: str = "4.7.1"
     hostname: str = "mx"  # for the X-Greylist header (postgrey's --hostname)
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, float], hostname: str) -> GreylistPolicy:
+        """postgrey defaults with a scenario's ``[greylist]`` table on top (``Timing.greylist``)."""
+        values: dict[str, Any] = dict(overrides)
+        if "auto_whitelist_clients" in values:
+            values["auto_whitelist_clients"] = int(values["auto_whitelist_clients"])
+        return cls(hostname=hostname, **values)
 
 
 class GreylistAction(StrEnum):

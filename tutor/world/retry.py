@@ -27,6 +27,7 @@ days (see ``schedule``); "about 110" in the issue. Without the queue-run alignme
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MINUTE = 60.0
@@ -53,6 +54,11 @@ class RetryPolicy:
             raise ValueError("minimal_backoff_time must not exceed maximal_backoff_time")
         if min(self.queue_run_delay, self.minimal_backoff_time, self.delay_warning_time) < 0:
             raise ValueError("retry times must not be negative")
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, float]) -> RetryPolicy:
+        """Postfix defaults with a scenario's ``[retry]`` table on top (``Timing.retry``)."""
+        return cls(**{k: float(v) for k, v in overrides.items()})
 
     def backoff(self, arrival: float, now: float) -> float:
         """How long a deferred message sleeps: its age, clamped to the backoff range."""
