@@ -75,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `smtp-tutor run hello --plain | head`: the reader left; that is not an error.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except _user_error_types() as exc:
         print(f"smtp-tutor: {exc}", file=sys.stderr)
         return EXIT_USAGE

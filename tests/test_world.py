@@ -1,0 +1,225 @@
+"""The whole world end to end: every shipped scenario ends as it says, and the trace shows why."""
+
+from __future__ import annotations
+
+import json
+import signal
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+import pytest
+
+from tutor.scenario import shipped_scenarios
+from tutor.trace import (
+    Delivery,
+    DnsAnswer,
+    DnsQuery,
+    Note,
+    Outcome,
+    RecipientResult,
+    ScenarioFinished,
+    Side,
+    SmtpLine,
+    TcpConnect,
+    TlsHandshake,
+    read_trace,
+)
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.parametrize("path", shipped_scenarios(), ids=lambda p: p.stem)
+async def test_every_shipped_scenario_ends_as_it_expects(start_world, path: Path) -> None:
+    async with start_world(str(path)) as world:
+        result = await world.run()
+    assert result.ok, result.mismatches
+    finished = world.trace.of_type(ScenarioFinished)
+    assert len(finished) == 1 and finished[0].ok
+
+
+async def test_hello_travels_submission_dns_tls_and_lands_in_bobs_maildir(start_world) -> None:
+    async with start_world("hello") as world:
+        result = await world.run()
+        messages = world.mailboxes.messages("bob@example.net")
+    trace = world.trace
+    assert result.outcomes == {"bob@example.net": Outcome.DELIVERED}
+
+    # the submission: AUTH only after STARTTLS, from the client host
+    client_lines = [e.text for e in trace.of_type(SmtpLine) if e.side is Side.CLIENT]
+    assert client_lines.index("STARTTLS") < next(
+        i for i, line in enumerate(client_lines) if line.startswith("AUTH PLAIN")
+    )
+    # the MX lookup really went to the world's DNS server, and came back with both MX
+    mx_answers = [a for a in trace.of_type(DnsAnswer) if a.qtype == "MX" and a.side is Side.CLIENT]
+    assert mx_answers and mx_answers[0].rcode == "NOERROR" and "aa" in mx_answers[0].flags
+    assert {line.split()[-1] for line in mx_answers[0].answer} == {
+        "mx1.example.net.",
+        "mx2.example.net.",
+    }
+    server_queries = [q for q in trace.of_type(DnsQuery) if q.side is Side.SERVER]
+    assert any(q.qname.rstrip(".") == "example.net" and q.qtype == "MX" for q in server_queries)
+    # the preferred MX got the message, over verified TLS
+    connects = [c for c in trace.of_type(TcpConnect) if c.side is Side.CLIENT]
+    assert [c.dst_host for c in connects] == ["smtp.example.org", "mx1.example.net"]
+    handshakes = [t for t in trace.of_type(TlsHandshake) if t.side is Side.CLIENT]
+    assert len(handshakes) == 2 and all(
+        t.verified and t.version.startswith("TLSv1.") for t in handshakes
+    )
+    assert handshakes[1].subject.startswith("CN=mx1.example.net")
+    mx_lines = [e for e in trace.of_type(SmtpLine) if e.receiver == "mx1.example.net"]
+    assert any(e.text == "QUIT" for e in mx_lines)
+    assert any(e.encrypted and e.text.startswith("MAIL FROM:<alice@example.org>") for e in mx_lines)
+    # the Maildir holds it with Return-Path and the Received headers of both hops
+    (message,) = messages
+    assert message.message["Return-Path"] == "<alice@example.org>"
+    received = message.message.get_all("Received")
+    assert "by mx1.example.net" in received[0] and "by smtp.example.org" in received[-1]
+    (delivery,) = trace.of_type(Delivery)
+    assert delivery.recipient == "bob@example.net" and Path(delivery.mailbox).is_dir()
+
+
+async def test_preferred_mx_refusing_connections_falls_back_to_the_next(start_world) -> None:
+    async with start_world("mx-fallback") as world:
+        await world.run()
+    attempts = [c for c in world.trace.of_type(TcpConnect) if c.dst_host.startswith("mx")]
+    assert [(c.dst_host, c.ok) for c in attempts if c.side is Side.CLIENT] == [
+        ("mx1.example.net", False),
+        ("mx2.example.net", True),
+    ]
+    assert "refused" in attempts[0].error.lower()
+    (result,) = world.trace.of_type(RecipientResult)
+    assert result.relay.startswith("mx2.example.net[127.0.0.14]")
+
+
+async def test_no_starttls_goes_on_in_clear_and_says_so(start_world) -> None:
+    async with start_world("no-starttls") as world:
+        await world.run()
+    notes = [n.text for n in world.trace.of_type(Note)]
+    assert any("does not offer STARTTLS" in n and "in clear" in n for n in notes)
+    mx_payload = [
+        e for e in world.trace.of_type(SmtpLine) if e.is_payload and e.receiver == "mx.example.net"
+    ]
+    assert mx_payload and not any(e.encrypted for e in mx_payload)
+
+
+async def test_one_unknown_recipient_does_not_stop_the_other(start_world) -> None:
+    async with start_world("unknown-user") as world:
+        result = await world.run()
+    assert result.outcomes == {
+        "bob@example.net": Outcome.DELIVERED,
+        "carol@example.net": Outcome.REJECTED,
+    }
+    assert result.replies["carol@example.net"].startswith("550 5.1.1")
+
+
+async def test_sender_never_connects_outside_the_world(start_world) -> None:
+    from tutor.scenario import load_scenario, parse_scenario
+
+    hello = load_scenario("hello")
+    text = hello.source.read_text().replace(
+        "@       IN MX 10 mx1.example.net.\n@       IN MX 20 mx2.example.net.",
+        "@       IN MX 10 outside.example.net.\noutside IN A 93.184.216.34",
+    )
+    outside = parse_scenario(text, hello.source)
+    async with start_world(outside) as world:
+        result = await world.run()
+    assert result.outcomes["bob@example.net"] in (Outcome.REFUSED, Outcome.DEFERRED)
+    notes = [n.text for n in world.trace.of_type(Note)]
+    assert any("93.184.216.34 is not a host of this mail world" in n for n in notes)
+    assert not any(
+        c.dst.startswith("93.184.216.34") for c in world.trace.of_type(TcpConnect) if c.ok
+    )
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tutor", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
+    )
+
+
+def test_run_hello_plain_prints_the_whole_life_and_exits_0(tmp_path: Path) -> None:
+    record = tmp_path / "run.jsonl"
+    result = run_cli("run", "hello", "--plain", "--record", str(record))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "\x1b[" not in out  # piped: no colour
+    for expected in (
+        "example.net. MX",  # the DNS question
+        "IN MX 10 mx1.example.net.",  # and its answer
+        "  ->      EHLO laptop.example.org",  # clear, client to server
+        "  ~>      AUTH PLAIN",  # inside TLS
+        "  <~      235 2.7.0",
+        "certificate verified",
+        "[mailbox] bob@example.net",
+        "  <~      221 2.0.0",
+    ):
+        assert expected in out, expected
+    assert result.stderr == ""
+    header, events = read_trace(record)
+    assert header.scenario == "hello" and any(isinstance(e, Delivery) for e in events)
+
+    replay = run_cli("replay", str(record), "--plain")
+    assert replay.returncode == 0
+    assert "REPLAY of a recorded run (scenario hello" in "\n".join(replay.stdout.splitlines()[:3])
+    assert "EHLO laptop.example.org" in replay.stdout
+
+
+def test_run_keep_leaves_mailboxes_ca_and_trace(tmp_path: Path) -> None:
+    keep = tmp_path / "kept"
+    assert run_cli("run", "hello", "--plain", "--keep", str(keep)).returncode == 0
+    assert (keep / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert list((keep / "mailboxes" / "bob@example.net" / "new").iterdir())
+    assert (keep / "trace.jsonl").stat().st_size > 1000
+
+
+def test_serve_json_describes_a_world_real_clients_can_use(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tutor", "serve", "hello", "--json", "--keep", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert set(info) >= {"dns", "ca", "hosts", "users"}
+        hosts = {h["name"]: h for h in info["hosts"]}
+        assert hosts["laptop.example.org"]["ports"] == {}
+        assert set(hosts["smtp.example.org"]["ports"]) == {"smtp", "submission", "submissions"}
+        assert set(hosts["mx1.example.net"]["ports"]) == {"smtp"}
+        assert {"address": "bob@example.net"} in info["users"]
+        assert {"address": "alice@example.org", "password": "wonderland"} in info["users"]
+
+        query = dns.message.make_query("example.net", "MX")
+        answer = dns.query.udp(query, info["dns"]["host"], port=info["dns"]["port"], timeout=3)
+        assert "mx1.example.net." in answer.to_text()
+
+        submission = hosts["smtp.example.org"]
+        context = ssl.create_default_context(cafile=info["ca"])
+        with smtplib.SMTP(
+            submission["address"], submission["ports"]["submission"], timeout=10
+        ) as s:
+            s.starttls(context=context)
+            s.login("alice@example.org", "wonderland")
+            s.sendmail("alice@example.org", ["bob@example.net"], b"Subject: lab\r\n\r\nhi\r\n")
+        inbox = tmp_path / "mailboxes" / "bob@example.net" / "new"
+        deadline = time.monotonic() + 10
+        while not (inbox.exists() and list(inbox.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(inbox.iterdir()), "the message submitted during serve was not delivered"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
