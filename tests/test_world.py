@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import signal
 import smtplib
 import ssl
@@ -223,3 +225,29 @@ def test_serve_json_describes_a_world_real_clients_can_use(tmp_path: Path) -> No
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+async def test_openssl_s_client_starttls_verifies_the_mx_against_the_world_ca(start_world) -> None:
+    async with start_world("hello") as world:
+        info = world.describe()
+        mx = next(h for h in info.hosts if h.name == "mx1.example.net")
+        proc = await asyncio.create_subprocess_exec(
+            "openssl", "s_client", "-starttls", "smtp",
+            "-connect", f"{mx.address}:{mx.ports['smtp']}",
+            "-servername", mx.name, "-CAfile", str(info.ca_path),
+            "-verify_return_error", "-nocommands", "-crlf",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert proc.stdin is not None
+        proc.stdin.write(b"EHLO student\n")
+        await asyncio.sleep(1.0)  # s_client hangs up at end of input: let the reply arrive first
+        out, _ = await asyncio.wait_for(proc.communicate(b"QUIT\n"), 20)
+    text = out.decode(errors="replace")
+    assert "Verify return code: 0 (ok)" in text
+    assert "250-mx1.example.net" in text or "250 " in text
+    # the server recorded the student's session, encrypted, under its own session id
+    student = [e for e in world.trace.of_type(SmtpLine) if e.side is Side.SERVER and e.encrypted]
+    assert any(e.text == "EHLO student" for e in student)
