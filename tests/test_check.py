@@ -208,6 +208,21 @@ def test_a_fail_is_an_answer_so_the_exit_code_is_still_0(
     assert code == 0 and "Result: fail (decided by '-all')" in out
 
 
+def test_origin_lets_a_bind_style_zone_use_at_and_names_outside_it_are_flagged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    zone = tmp_path / "example.com.zone"
+    zone.write_text('@ IN TXT "v=spf1 include:_spf.elsewhere.example -all"\n')
+    code, out, _ = check(
+        capsys, "spf", "--ip", "192.0.2.1", "--sender", "a@example.com", "--helo", "h",
+        "--zone", zone, "--origin", "example.com",
+    )  # fmt: skip
+    assert code == 0
+    assert "SPF record of example.com: v=spf1 include:_spf.elsewhere.example -all" in out
+    assert "Result: temperror" in out  # REFUSED is a DNS failure, not an answer
+    assert "Note: no --zone file holds _spf.elsewhere.example" in out
+
+
 # --------------------------------------------------------------------------- dkim
 
 
@@ -369,6 +384,20 @@ def test_a_real_run_as_a_program_exits_0_with_the_verdict(zones: tuple[Path, Pat
     [
         (["spf", "--ip", "192.0.2", "--sender", "a@b.example", "--helo", "h"], "--ip '192.0.2'"),
         (["spf", "--ip", "192.0.2.1", "--sender", "a@b.example", "--helo", "a b"], "--helo"),
+        (
+            [
+                "spf",
+                "--ip",
+                "192.0.2.1",
+                "--sender",
+                "a@b.example",
+                "--helo",
+                "h",
+                "--origin",
+                "a..b",
+            ],
+            "--origin 'a..b' is not a domain name",
+        ),
         (["dkim", "--message", "{tmp}/missing.eml"], "missing.eml: cannot read the message"),
         (["dkim", "--message", "{tmp}/notes.txt"], "notes.txt:1: not a mail message"),
         (["dkim", "--message", "{tmp}/empty.eml"], "empty.eml: empty file"),

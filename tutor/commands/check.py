@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tutor.policy.dkim import DkimResult, SignatureCheck
-    from tutor.policy.dmarc import DmarcResult
     from tutor.policy.dnsapi import ZoneLookup
     from tutor.policy.spf import SpfResult
     from tutor.policy.verdict import Step
+    from tutor.render.checkreport import DmarcReport
 
 # The name this "receiver" reports in Received-SPF, the %{r} macro and Authentication-Results.
 # .invalid (RFC 2606) because the check runs nowhere in particular.
@@ -63,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files: tags, signed headers, body hash computed vs claimed, key lookup, and the "
         "precise reason a signature fails.",
     )
-    dkim.add_argument("--message", required=True, type=Path, metavar="FILE")
+    dkim.add_argument(
+        "--message", required=True, type=Path, metavar="FILE", help="the message, as saved (.eml)"
+    )
     _add_common(dkim)
     dkim.set_defaults(check_handler=_check_dkim)
 
@@ -74,7 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "domain, identifier alignment, the published policy and the disposition; prints the "
         "Authentication-Results header.",
     )
-    dmarc.add_argument("--message", required=True, type=Path, metavar="FILE")
+    dmarc.add_argument(
+        "--message", required=True, type=Path, metavar="FILE", help="the message, as saved (.eml)"
+    )
     dmarc.add_argument("--ip", required=True, help="the connecting client's IP address")
     dmarc.add_argument(
         "--helo", metavar="NAME", help="the EHLO/HELO name (default: the MAIL FROM domain)"
@@ -141,8 +145,15 @@ def _user_error(message: str) -> Exception:
 
 def load_zones(paths: Sequence[Path], *, origin: str = ".") -> ZoneLookup:
     """Parse every ``--zone`` file; any problem is one line naming the file (and line)."""
+    import dns.exception
+    import dns.name
+
     from tutor.policy.dnsapi import ZoneFileError, ZoneLookup, zone_from_text
 
+    try:
+        dns.name.from_text(origin)
+    except dns.exception.DNSException as exc:
+        raise _user_error(f"--origin {origin!r} is not a domain name ({exc})") from None
     zones = []
     for path in paths:
         try:
@@ -158,8 +169,6 @@ def load_zones(paths: Sequence[Path], *, origin: str = ".") -> ZoneLookup:
             zones.append(zone_from_text(text, origin=origin, filename=str(path)))
         except ZoneFileError as exc:
             raise _user_error(str(exc)) from None
-        except ValueError as exc:  # a bad --origin
-            raise _user_error(f"--origin {origin!r}: {exc}") from None
     return ZoneLookup(zones)
 
 
@@ -354,21 +363,6 @@ def dkim_json(result: DkimResult) -> dict[str, Any]:
 # --------------------------------------------------------------------------- dmarc
 
 
-@dataclass(frozen=True)
-class DmarcReport:
-    """Everything ``check dmarc`` found: the three checks and the header summarising them."""
-
-    mail_from: str
-    mail_from_source: str  # "--sender", or which header it was taken from
-    helo: str
-    helo_source: str
-    spf: SpfResult
-    spf_header: str
-    dkim: DkimResult
-    dmarc: DmarcResult
-    auth_results: str
-
-
 async def run_dmarc(
     message: MailMessage,
     *,
@@ -386,6 +380,7 @@ async def run_dmarc(
     from tutor.policy.authresults import SpfSummary, build_header
     from tutor.policy.dkim import verify
     from tutor.policy.spf import check_mail_from, received_spf_header
+    from tutor.render.checkreport import DmarcReport
 
     spf = await check_mail_from(ip, mail_from, helo=helo, lookup=lookup, receiver=receiver)
     dkim = await verify(message.raw, lookup)

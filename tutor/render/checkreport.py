@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tutor.commands.check import DmarcReport
     from tutor.policy.dkim import DkimResult, SignatureCheck
+    from tutor.policy.dmarc import DmarcResult
     from tutor.policy.spf import SpfResult
     from tutor.policy.verdict import Step
 
@@ -190,6 +191,25 @@ def render_dkim(result: DkimResult) -> str:
 
 
 # --------------------------------------------------------------------------- dmarc
+
+
+@dataclass(frozen=True)
+class DmarcReport:
+    """Everything ``check dmarc`` found: the three checks and the header summarising them.
+
+    Defined here, beside the view that shows it, so the renderer needs nothing from the
+    command (tutor.commands imports the CLI and, through it, the TUI).
+    """
+
+    mail_from: str
+    mail_from_source: str  # "--sender", or which header it was taken from
+    helo: str
+    helo_source: str
+    spf: SpfResult
+    spf_header: str
+    dkim: DkimResult
+    dmarc: DmarcResult
+    auth_results: str
 
 
 def render_dmarc(report: DmarcReport) -> str:
