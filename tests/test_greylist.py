@@ -48,6 +48,7 @@ def test_a_retry_before_300_seconds_is_still_deferred_with_the_time_left():
     assert decision.deferred and decision.result == GreylistResult.EARLY_RETRY
     assert decision.seconds_left == 1
     assert decision.reply.startswith("451 4.7.1 ")
+    assert decision.postgrey_reason == "early-retry (1s missing)"
 
 
 def test_a_retry_after_300_seconds_passes_with_an_x_greylist_header():

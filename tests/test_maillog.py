@@ -6,7 +6,7 @@ import json
 
 from tutor.clock import SimulatedClock
 from tutor.render.logsummary import percentile, render_summary, summarize
-from tutor.trace import LogLine, Stage, Trace
+from tutor.trace import LogLine, Outcome, RecipientResult, Stage, Trace
 from tutor.world.maillog import (
     BounceNotice,
     CleanupMessageId,
@@ -21,6 +21,7 @@ from tutor.world.maillog import (
     SmtpdConnect,
     SmtpdDisconnect,
     SmtpdReject,
+    delivery_from_result,
     format_delay,
     parse_fields,
     syslog_line,
@@ -201,3 +202,31 @@ def test_nearest_rank_percentiles():
     assert (percentile(values, 50), percentile(values, 90), percentile(values, 99)) == (50, 90, 99)
     assert percentile([], 50) is None
     assert percentile([7.0], 99) == 7.0
+
+
+def test_a_recipient_result_of_the_mta_becomes_a_postfix_delivery_line():
+    said = RecipientResult(
+        time=T0 + 1.5,
+        recipient="bob@example.net",
+        outcome=Outcome.REJECTED,
+        reply="550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown",
+        relay="mx1.example.net[127.0.0.11]:2525",
+        queue_id=QID,
+    )
+    line = delivery_from_result(said, arrival=T0, command="RCPT TO").text()
+    assert line == (
+        f"{QID}: to=<bob@example.net>, relay=mx1.example.net[127.0.0.11]:2525, delay=1.5, "
+        "delays=0/0/0/0, dsn=5.1.1, status=bounced (host mx1.example.net[127.0.0.11] said: "
+        "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown "
+        "(in reply to RCPT TO command))"
+    )
+    refused = RecipientResult(
+        time=T0,
+        recipient="bob@example.net",
+        outcome=Outcome.DEFERRED,
+        reply="connect to mx1.example.net[127.0.0.11]:2525: Connection refused",
+        relay="none",
+        queue_id=QID,
+    )
+    fields = parse_fields(delivery_from_result(refused, arrival=T0).text())
+    assert (fields["status"], fields["dsn"], fields["relay"]) == ("deferred", "4.4.1", "none")

@@ -98,6 +98,17 @@ class GreylistDecision:
     def deferred(self) -> bool:
         return self.action == GreylistAction.DEFER
 
+    @property
+    def postgrey_reason(self) -> str:
+        """The ``reason=`` postgrey logs for this decision."""
+        return {
+            GreylistResult.NEW: "new",
+            GreylistResult.EARLY_RETRY: f"early-retry ({self.seconds_left}s missing)",
+            GreylistResult.PASSED: "triplet found",
+            GreylistResult.KNOWN: "triplet found",
+            GreylistResult.WHITELISTED: "client AWL",
+        }[self.result]
+
     def to_verdict(self) -> Verdict:
         """The decision as the policy pipeline's Verdict (check "greylist")."""
         return Verdict(

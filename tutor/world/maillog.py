@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from tutor.trace import Event, LogLine, Side, Stage, Trace
+from tutor.trace import Event, LogLine, Outcome, RecipientResult, Side, Stage, Trace
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -288,6 +288,59 @@ class PostgreyAction:
         ]
         prefix = f"{self.queue_id}: " if self.queue_id else ""
         return prefix + ", ".join(info)
+
+
+_STATUS_WORD = {
+    Outcome.DELIVERED: "sent",
+    Outcome.DEFERRED: "deferred",
+    Outcome.REJECTED: "bounced",
+    Outcome.BOUNCED: "bounced",
+    Outcome.REFUSED: "bounced",
+}
+
+
+def delivery_from_result(
+    result: RecipientResult,
+    *,
+    arrival: float,
+    delays: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+    command: str = "",
+    dsn: str = "",
+) -> Delivery:
+    """The smtp(8) log record for one RecipientResult event of the sender MTA.
+
+    A reply from a server is logged as Postfix does: ``host NAME[ADDR] said: REPLY (in reply
+    to COMMAND command)`` for failures, the bare reply for a 250; anything else (a refused
+    connection, a DNS failure) is logged as it is.
+    """
+    reply = result.reply
+    relay = result.relay or "none"
+    is_reply = bool(re.match(r"^[245]\d\d\b", reply))
+    if is_reply and result.outcome != Outcome.DELIVERED and relay != "none":
+        host = re.sub(r":\d+$", "", relay)  # "said:" names the host without the port
+        reason = f"host {host} said: {reply}"
+        if command:
+            reason += f" (in reply to {command} command)"
+    else:
+        reason = reply
+    if not dsn:
+        code = re.match(r"^[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b", reply)
+        if code:
+            dsn = code.group(1)
+        elif is_reply:
+            dsn = f"{reply[0]}.0.0"
+        else:
+            dsn = "2.0.0" if result.outcome == Outcome.DELIVERED else "4.4.1"
+    return Delivery(
+        queue_id=result.queue_id,
+        recipient=result.recipient,
+        relay=relay,
+        delay=max(0.0, result.time - arrival),
+        delays=delays,
+        dsn=dsn,
+        status=_STATUS_WORD[result.outcome],
+        reason=reason,
+    )
 
 
 _STAGES = {
