@@ -42,20 +42,20 @@ def _as_lines(value: Any) -> Iterable[str]:
     return (str(value),)
 
 
-def _transcript(event: Event) -> RenderableType:
+def _transcript(event: Event, width: int) -> RenderableType:
     """The event as the plain transcript prints it (all lines: payloads, DNS records, TLS)."""
     from tutor.ui.lines import highlight_transcript, transcript_lines
 
-    lines = transcript_lines(event, width=100)
+    lines = transcript_lines(event, width=max(40, width))
     if not lines:
         return highlight(event_body(event))
-    return highlight_transcript("\n".join(lines))
+    return highlight_transcript("\n".join(lines), wrap=True)
 
 
-def explanation_renderable(event: Event | None) -> RenderableType:
+def explanation_renderable(event: Event | None, width: int = 80) -> RenderableType:
     if event is None:
         return Text("Select a line to see what it means.", style="italic")
-    parts: list[RenderableType] = [_transcript(event)]
+    parts: list[RenderableType] = [_transcript(event, width)]
     found = _explain(event)
     if found is None:
         parts.append(Text(f"({event.type}, stage {event.stage})", style="dim"))

@@ -139,9 +139,11 @@ def highlight(text: str) -> Text:
     return _lex(_highlighters()[0], text)
 
 
-def highlight_transcript(text: str) -> Text:
+def highlight_transcript(text: str, *, wrap: bool = False) -> Text:
     """Colour lines in the plain-transcript format with the project's transcript lexer."""
-    return _lex(_highlighters()[1], text)
+    highlighted = _lex(_highlighters()[1], text)
+    highlighted.no_wrap = not wrap
+    return highlighted
 
 
 def transcript_lines(event: Event, width: int = 1000) -> list[str]:

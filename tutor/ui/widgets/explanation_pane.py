@@ -15,5 +15,7 @@ class ExplanationPane(VerticalScroll):
         yield Static(explanation_renderable(None), id="explanation-text")
 
     def show(self, event: Event | None) -> None:
-        self.query_one("#explanation-text", Static).update(explanation_renderable(event))
+        self.query_one("#explanation-text", Static).update(
+            explanation_renderable(event, width=self.size.width - 2)
+        )
         self.scroll_home(animate=False)
