@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "replay": "Show a recorded run (clearly labelled as a replay).",
     "scenarios": "List the shipped scenarios.",
     "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
+    "log": "Print a run's mail log (Postfix format) and a summary.",
 }
 
 
