@@ -154,13 +154,20 @@ def _format_smtp(event: SmtpLine, width: int, max_payload_lines: int) -> list[st
     room = width - CONTENT_COLUMN
     if len(text) <= room:
         return [prefix + text]
-    # Protocol lines are never cut: the rest continues under a "⋯" so no byte is hidden.
-    lines = [prefix + text[:room]]
-    rest = text[room:]
-    room -= 2
+    # Protocol lines are never cut: the rest continues under a "⋯" so no byte is hidden. Breaks
+    # fall after a space where one is near the end, so words stay whole.
+    lines: list[str] = []
+    rest = text
     while rest:
-        lines.append(f"{prefix}⋯ {rest[:room]}")
-        rest = rest[room:]
+        if len(rest) <= room:
+            chunk, rest = rest, ""
+        else:
+            space = rest.rfind(" ", room // 2, room)
+            cut = space + 1 if space > 0 else room
+            chunk, rest = rest[:cut], rest[cut:]
+        lines.append(prefix + chunk if not lines else f"{prefix}⋯ {chunk}")
+        if len(lines) == 1:
+            room -= 2
     return lines
 
 
