@@ -74,12 +74,22 @@ def distinct_loopback_available() -> bool:
     return True
 
 
+# Ports this process has handed out: a probed port is free only until someone binds it, so
+# never hand the same one out twice (two services of one world, or two worlds in one tutor).
+_HANDED_OUT: set[tuple[str, int]] = set()
+
+
 def free_port(address: str, kind: int = socket.SOCK_STREAM) -> int:
-    """A port that is free on ``address`` right now (for TCP or UDP)."""
+    """A port that is free on ``address`` right now (for TCP or UDP) and not yet handed out."""
     ensure_loopback(address)
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind((address, 0))
+            port = int(probe.getsockname()[1])
+        if (address, port) not in _HANDED_OUT:
+            _HANDED_OUT.add((address, port))
+            return port
+    raise OSError(f"no free port on {address}")
 
 
 def free_port_pair(address: str) -> int:
