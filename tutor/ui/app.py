@@ -12,7 +12,6 @@ from textual.binding import Binding
 from tutor.scenario import Scenario
 from tutor.trace import Event
 from tutor.ui.commands import TutorCommands
-from tutor.ui.screens.help import HelpScreen
 from tutor.ui.screens.picker import PickerScreen
 from tutor.ui.screens.run import RunScreen, RunSpec
 from tutor.ui.themes import THEMES, theme_for
@@ -93,6 +92,9 @@ class TutorApp(App[int]):
         await self.switch_screen(PickerScreen(*self._last_pick))
 
     def action_help(self) -> None:
+        # Imported here: the Markdown widget is slow to import and only needed on demand.
+        from tutor.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         bindings = list(self.screen.BINDINGS) + list(self.BINDINGS)

@@ -138,7 +138,9 @@ class RunScreen(Screen[None]):
         self.sub_title = self.spec.title
         self.set_projector(getattr(self.app, "projector", False))
         self.query_one(TrafficLog).focus()
-        self.start_run()
+        # Draw the screen first, then start the world: its imports and CA set-up take a while
+        # and the learner should see the tutor at once.
+        self.call_after_refresh(self.start_run)
 
     def set_projector(self, on: bool) -> None:
         self.set_class(on, "-projector")

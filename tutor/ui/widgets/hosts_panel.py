@@ -44,5 +44,11 @@ def hosts_text(hosts: Sequence[dict[str, Any]], dns: str = "") -> Text:
 class HostsPanel(Static):
     """Filled from the ScenarioStarted event, so it shows the real ports of this run."""
 
+    _shown: object = None
+
     def show(self, hosts: Sequence[dict[str, Any]], dns: str = "") -> None:
+        key = (repr(hosts), dns)
+        if key == self._shown:
+            return
+        self._shown = key
         self.update(hosts_text(hosts, dns) if hosts else "starting the world…")

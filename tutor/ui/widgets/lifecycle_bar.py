@@ -32,5 +32,11 @@ class LifecycleBar(Static):
 
     DEFAULT_CLASSES = "lifecycle-bar"
 
+    _shown: object = None
+
     def show(self, states: list[tuple[BarStage, StageState]], fallback: str = "") -> None:
-        self.update(bar_text(states, fallback))
+        # Static.update re-lays out the screen; skip it when nothing changed (most events).
+        key = (tuple(states), fallback)
+        if key != self._shown:
+            self._shown = key
+            self.update(bar_text(states, fallback))

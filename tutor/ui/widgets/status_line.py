@@ -7,6 +7,8 @@ from textual.widgets import Static
 
 
 class StatusLine(Static):
+    _shown: object = None
+
     def show(
         self,
         *,
@@ -18,6 +20,10 @@ class StatusLine(Static):
         waiting_for: str,
         ending: str,
     ) -> None:
+        key = (playing, speed, event_filter, shown, recorded, waiting_for, ending)
+        if key == self._shown:  # Static.update re-lays out the screen; skip needless ones
+            return
+        self._shown = key
         text = Text()
         mode = f"▶ play {speed:g}/s" if playing else f"⏸ step ({speed:g}/s)"
         text.append(mode, style="bold")

@@ -26,6 +26,7 @@ class TrafficLog(OptionList):
         super().__init__(id=id)
         self.indexes: list[int] = []  # option position -> index into the recorded events
         self._syncing = False
+        self._synced_position: int | None = None
 
     def sync(self, events: Sequence[Event], visible: list[int], cursor: int) -> None:
         """Show exactly ``visible`` (indexes into ``events``) with ``cursor`` highlighted."""
@@ -34,12 +35,14 @@ class TrafficLog(OptionList):
             if visible[: len(self.indexes)] != self.indexes:
                 self.clear_options()
                 self.indexes = []
+                self._synced_position = None
             new = visible[len(self.indexes) :]
             if new:
                 self.add_options([Option(event_line(events[i]), id=str(i)) for i in new])
                 self.indexes.extend(new)
             if cursor in self.indexes:
                 position = self.indexes.index(cursor)
+                self._synced_position = position
                 if self.highlighted != position:
                     self.highlighted = position
                 self.scroll_to_highlight()
@@ -48,6 +51,11 @@ class TrafficLog(OptionList):
 
     def on_option_list_option_highlighted(self, message: OptionList.OptionHighlighted) -> None:
         message.stop()
-        if self._syncing or message.option_index >= len(self.indexes):
+        # The highlight messages of our own sync() arrive later, through the message queue: a
+        # stale one must not drag the cursor back (it would undo steps taken meanwhile).
+        index = message.option_index
+        if index != self.highlighted or index == self._synced_position:
+            return
+        if index >= len(self.indexes):
             return
         self.post_message(self.Picked(self.indexes[message.option_index]))
