@@ -127,8 +127,21 @@ class TutorApp(App[int]):
                 await screen.stop_run()
 
 
-def run_tui(scenario: Scenario | str | None, projector: bool = False) -> int:
-    """Entry point for the command line: open the app, return the exit code."""
-    app = TutorApp(scenario, projector=projector)
+def run_tui(
+    scenario: Scenario | str | None,
+    projector: bool = False,
+    *,
+    what_ifs: Sequence[str] = (),
+    replay: Sequence[Event] | None = None,
+    replay_label: str = "",
+) -> int:
+    """Entry point for the command line: open the app, return the exit code.
+
+    ``replay`` (events from tutor.trace.read_trace) steps through a recorded run instead of
+    starting a world; ``replay_label`` names it in the title bar.
+    """
+    app = TutorApp(
+        scenario, projector=projector, what_ifs=what_ifs, replay=replay, replay_label=replay_label
+    )
     result = app.run()
     return result if isinstance(result, int) else 0

@@ -38,6 +38,11 @@ def scenario_choices(paths: list[Path] | None = None) -> list[ScenarioChoice]:
     return choices
 
 
+def _what_if_prompt(label: str, on: bool) -> str:
+    # The checkbox differs only by colour; the words say it too.
+    return f"{'ON ' if on else 'off'}  {label}"
+
+
 class PickerScreen(Screen[None]):
     """Pick what to run; lessons will be listed here too once they exist."""
 
@@ -73,7 +78,11 @@ class PickerScreen(Screen[None]):
             with Vertical(id="what-if-column"):
                 yield Label("What if… (before the run)", classes="picker-heading")
                 yield SelectionList[str](
-                    *((w.label, w.key, w.key in self.initial_what_ifs) for w in WHAT_IFS),
+                    *(
+                        (_what_if_prompt(w.label, w.key in self.initial_what_ifs), w.key, on)
+                        for w in WHAT_IFS
+                        for on in (w.key in self.initial_what_ifs,)
+                    ),
                     id="what-ifs",
                 )
                 yield Button("Start ▶", id="start", variant="primary")
@@ -109,6 +118,13 @@ class PickerScreen(Screen[None]):
     @on(OptionList.OptionSelected, "#scenarios")
     def _scenario_selected(self) -> None:
         self.action_start()
+
+    @on(SelectionList.SelectionToggled, "#what-ifs")
+    def _what_if_toggled(self, message: SelectionList.SelectionToggled) -> None:
+        what_ifs = message.selection_list
+        for index, what_if in enumerate(WHAT_IFS):
+            chosen = what_if.key in what_ifs.selected
+            what_ifs.replace_option_prompt_at_index(index, _what_if_prompt(what_if.label, chosen))
 
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
