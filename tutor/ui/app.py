@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -12,9 +13,22 @@ from textual.binding import Binding
 from tutor.scenario import Scenario
 from tutor.trace import Event
 from tutor.ui.commands import TutorCommands
-from tutor.ui.screens.picker import PickerScreen
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from tutor.ui.screens.picker import PickerScreen
+
+    PickerChosen = PickerScreen.Chosen
 from tutor.ui.screens.run import RunScreen, RunSpec
 from tutor.ui.themes import THEMES, theme_for
+
+
+def _picker(selected: str | None, what_ifs: frozenset[str]) -> Screen[None]:
+    """The picker screen, imported on demand (a run started from the command line skips it)."""
+    from tutor.ui.screens.picker import PickerScreen
+
+    return PickerScreen(selected, what_ifs)
 
 
 class TutorApp(App[int]):
@@ -72,7 +86,7 @@ class TutorApp(App[int]):
         if self.initial_spec is not None:
             self.push_screen(RunScreen(self.initial_spec, stepped=self.stepped))
         else:
-            self.push_screen(PickerScreen(*self._last_pick))
+            self.push_screen(_picker(*self._last_pick))
 
     # ------------------------------------------------------------------ screens
 
@@ -80,7 +94,7 @@ class TutorApp(App[int]):
     def run_screen(self) -> RunScreen | None:
         return self.screen if isinstance(self.screen, RunScreen) else None
 
-    async def on_picker_screen_chosen(self, message: PickerScreen.Chosen) -> None:
+    async def on_picker_screen_chosen(self, message: PickerChosen) -> None:
         self._last_pick = (message.name, message.what_ifs)
         spec = RunSpec(scenario=message.name, what_ifs=message.what_ifs)
         await self.switch_screen(RunScreen(spec, stepped=self.stepped))
@@ -89,7 +103,7 @@ class TutorApp(App[int]):
         screen = self.run_screen
         if screen is not None:
             await screen.stop_run()
-        await self.switch_screen(PickerScreen(*self._last_pick))
+        await self.switch_screen(_picker(*self._last_pick))
 
     def action_help(self) -> None:
         # Imported here: the Markdown widget is slow to import and only needed on demand.

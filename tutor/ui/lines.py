@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from rich.syntax import Syntax
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 from tutor.trace import (
     AuthResult,
@@ -116,8 +119,11 @@ def event_prefix(event: Event) -> str:
 
 @lru_cache(maxsize=1)
 def _highlighters() -> tuple[Syntax, Syntax]:
-    """rich Syntax objects for the project's two lexers, coloured with its transcript style."""
-    from rich.syntax import PygmentsSyntaxTheme
+    """rich Syntax objects for the project's two lexers, coloured with its transcript style.
+
+    Imported on first use: pygments is not needed to draw the first frame.
+    """
+    from rich.syntax import PygmentsSyntaxTheme, Syntax
 
     from tutor.render.lexer import SmtpSessionLexer, SmtpTranscriptLexer, TranscriptStyle
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import SMTP
 
 from tutor.trace import Delivery, Event, Side, SmtpLine
 
@@ -41,6 +39,10 @@ def _unstuff(payload: bytes) -> bytes:
 
 
 def _headers_of(raw: bytes) -> list[tuple[str, str]]:
+    # email is imported on first use: the first frame does not need it.
+    from email.parser import BytesHeaderParser
+    from email.policy import SMTP
+
     parsed = BytesHeaderParser(policy=SMTP).parsebytes(raw)
     return [(name, " ".join(str(value).split())) for name, value in parsed.items()]
 
