@@ -34,8 +34,10 @@ from tutor.world.mailbox import Mailboxes
 from tutor.world.message import build_message
 from tutor.world.mta import OutboundMta, submit
 from tutor.world.network import NetworkPlan, Service
+from tutor.world.policies import build_policies
 from tutor.world.queue_ids import new_queue_id
 from tutor.world.receiver import Receiver
+from tutor.world.relay import GatewayReceiver, drain_relays
 from tutor.world.submission import SubmissionServer, SubmittedMessage
 
 
@@ -173,7 +175,12 @@ class World:
             if Fault.DOWN in host.faults:
                 # The port is planned (peers route to it) but nothing listens: refused.
                 continue
-            await self._start_server(Receiver(ctx, host, scenario, self.mailboxes, tls, smtp_port))
+            # Filtering (issue 4): the host's checks as policies; a gateway relays onwards.
+            kind = GatewayReceiver if host.relay_to else Receiver
+            policies = build_policies(ctx, host, scenario)
+            await self._start_server(
+                kind(ctx, host, scenario, self.mailboxes, tls, smtp_port, policies=policies)
+            )
             if host.role is Role.OUTBOUND:
                 sub_port = plan.allocate_port(host.name, Service.SUBMISSION)
                 subs_port = plan.allocate_port(host.name, Service.SUBMISSIONS)
@@ -284,6 +291,7 @@ class World:
         """Wait until every accepted message has been delivered or given up on."""
         while self._deliveries:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
+        await drain_relays(self._servers)  # a gateway's second hop (issue 4)
 
     def evaluate(self) -> RunResult:
         """Compare what happened with what the scenario expects."""
