@@ -29,6 +29,7 @@ from tutor.world.client import (
     submit,
 )
 from tutor.world.network import NotInWorldError, Service
+from tutor.world.signing import sign_outgoing
 
 if TYPE_CHECKING:
     from tutor.scenario import HostSpec
@@ -113,6 +114,8 @@ class OutboundMta:
         self, queue_id: str, sender: str, recipients: list[str], content: bytes
     ) -> list[RecipientResult]:
         """Try every recipient once; one RecipientResult per recipient, in the given order."""
+        # DKIM (issue 4): signed once, like a signing milter; a retry finds the signature.
+        content = sign_outgoing(self.ctx, self.host, sender, content, queue_id=queue_id)
         unique = list(dict.fromkeys(recipients))
         by_domain: dict[str, list[str]] = {}
         for recipient in unique:

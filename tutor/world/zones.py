@@ -24,6 +24,7 @@ import dns.zone
 import dns.zonefile
 
 from tutor.scenario import Scenario
+from tutor.world.signing import publish_dkim_keys
 
 DEFAULT_TTL = 3600  # applies to records written without a TTL (a zone file's $TTL)
 SOA_TIMERS = "1 7200 3600 1209600 300"  # serial refresh retry expire minimum (negative TTL)
@@ -93,6 +94,7 @@ def build_zones(scenario: Scenario) -> list[dns.zone.Zone]:
         zone = _covering_zone(zones, item.name)
         if zone is not None:
             _add_address(zone, item)
+    publish_dkim_keys(scenario, zones)  # selector._domainkey TXT of signing hosts (issue 4)
     return zones
 
 
