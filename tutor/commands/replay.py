@@ -19,9 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     header, events = read_trace(args.file)
     if not args.plain:
-        from tutor.ui.app import run_replay_tui
+        from tutor.ui.app import run_tui
 
-        return run_replay_tui(header, events)
+        label = f"REPLAY of {args.file.name} ({header.scenario}, recorded {header.started})"
+        return run_tui(header.scenario or None, replay=events, replay_label=label)
     from tutor.render.transcript import TranscriptPrinter, render_replay_banner, should_colour
 
     colour = {"always": True, "never": False}.get(args.colour, should_colour(sys.stdout))
