@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "scenarios": "List the shipped scenarios.",
     "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
     "log": "Print a run's mail log (Postfix format) and a summary.",
+    "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
 }
 
 
