@@ -44,6 +44,21 @@ class Stage(StrEnum):
     SCENARIO = "scenario"
 
 
+# The lifecycle stage each SMTP command belongs to; both ends of a session file lines by it.
+COMMAND_STAGES: dict[str, Stage] = {
+    "EHLO": Stage.EHLO,
+    "HELO": Stage.EHLO,
+    "STARTTLS": Stage.STARTTLS,
+    "AUTH": Stage.AUTH,
+    "MAIL": Stage.ENVELOPE,
+    "RCPT": Stage.ENVELOPE,
+    "RSET": Stage.ENVELOPE,
+    "DATA": Stage.DATA,
+    "BDAT": Stage.DATA,
+    "QUIT": Stage.QUIT,
+}
+
+
 class Direction(StrEnum):
     """Which way bytes travelled, seen from the client/server pair of one session."""
 

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from tutor.trace import (
+    COMMAND_STAGES,
     AuthResult,
     Direction,
     Note,
@@ -312,17 +313,7 @@ def _connect_failure_reason(exc: BaseException) -> str:
 
 
 def _stage_of(verb: str) -> Stage:
-    return {
-        "EHLO": Stage.EHLO,
-        "HELO": Stage.EHLO,
-        "STARTTLS": Stage.STARTTLS,
-        "AUTH": Stage.AUTH,
-        "MAIL": Stage.ENVELOPE,
-        "RCPT": Stage.ENVELOPE,
-        "RSET": Stage.ENVELOPE,
-        "DATA": Stage.DATA,
-        "QUIT": Stage.QUIT,
-    }.get(verb.upper(), Stage.ENVELOPE)
+    return COMMAND_STAGES.get(verb.upper(), Stage.ENVELOPE)
 
 
 def dot_stuff(content: bytes) -> bytes:

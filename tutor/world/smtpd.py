@@ -38,6 +38,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 
 from tutor.trace import (
+    COMMAND_STAGES,
     Direction,
     Event,
     Note,
@@ -61,17 +62,6 @@ GREETING_IDENT = "ESMTP"  # Postfix's banner is "$myhostname ESMTP $mail_name"; 
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_PARAMS_ALLOWANCE = 26 + 10 + 14  # SIZE= (RFC 1870), SMTPUTF8, BODY=8BITMIME
 
-STAGE_OF_COMMAND: dict[str, Stage] = {
-    "EHLO": Stage.EHLO,
-    "HELO": Stage.EHLO,
-    "STARTTLS": Stage.STARTTLS,
-    "AUTH": Stage.AUTH,
-    "MAIL": Stage.ENVELOPE,
-    "RCPT": Stage.ENVELOPE,
-    "RSET": Stage.ENVELOPE,
-    "DATA": Stage.DATA,
-    "QUIT": Stage.QUIT,
-}
 
 # Commands a header line typed into nc starts with; Postfix hangs up on them (smtpd_forbid_cmds).
 FORBIDDEN_COMMANDS = frozenset({"CONNECT", "GET", "POST"})
@@ -497,7 +487,7 @@ class TracedSMTP(SMTP):
         if not payload and self._reading is _Reading.COMMAND and not partial:
             verb = data.split(b" ", 1)[0].strip().upper().decode("ascii", "replace")
             self._command = verb
-            self._stage = STAGE_OF_COMMAND.get(verb, self._stage)
+            self._stage = COMMAND_STAGES.get(verb, self._stage)
         stage = Stage.AUTH if self._reading is _Reading.CONTINUATION else self._stage
         self._publish(
             SmtpLine(
