@@ -28,11 +28,10 @@ the relay's results count then (RFC 8601 §5: trust the headers of your own ADMD
 from __future__ import annotations
 
 import random
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from email.headerregistry import Address
-from email.parser import BytesHeaderParser
-from email.policy import default as default_policy
+from email.utils import getaddresses
 
 from tutor.policy import dkim as dkim_check
 from tutor.policy import dmarc as dmarc_check
@@ -65,7 +64,7 @@ class TransactionFacts:
     spf_verdict: Verdict | None = None
     dkim: dkim_check.DkimResult | None = None
     dmarc: dmarc_check.DmarcResult | None = None
-    trusted_note_sent: bool = False
+    helo: tuple[str, spf_check.SpfResult, Verdict] | None = None  # (name, result, verdict)
 
 
 @dataclass
@@ -175,8 +174,7 @@ class TrustedRelayPolicy(FilterPolicy):
     async def on_data(self, client: Client, message: IncomingMessage) -> Decision | None:
         if not self.is_trusted(client):
             return None
-        headers = BytesHeaderParser(policy=default_policy).parsebytes(message.content)
-        if str(headers.get("X-Spam-Flag", "")).strip().upper() == "YES":
+        if any(v.upper() == "YES" for v in header_fields(message.content, "X-Spam-Flag")):
             self.note(client, "the gateway marked this message X-Spam-Flag: YES: filed into Junk")
             return Decision(folder=JUNK)
         return None
@@ -231,11 +229,16 @@ class SpfPolicy(FilterPolicy):
             return None
         lookup = self.lookup(client)
         if client.helo:
-            helo = await spf_check.check_helo(
-                client.address, client.helo, lookup=lookup, receiver=self.host.name
-            )
-            verdict = spf_check.spf_verdict(helo)
-            self.publish(_labelled(verdict, f"HELO identity {client.helo}"), client)
+            if facts.helo is None or facts.helo[0] != client.helo:
+                # The HELO identity is judged once per EHLO: a session's later messages
+                # reuse the result (it cannot change while the name stays the same).
+                helo_result = await spf_check.check_helo(
+                    client.address, client.helo, lookup=lookup, receiver=self.host.name
+                )
+                helo_verdict = spf_check.spf_verdict(helo_result)
+                self.publish(_labelled(helo_verdict, f"HELO identity {client.helo}"), client)
+                facts.helo = (client.helo, helo_result, helo_verdict)
+            _, helo, verdict = facts.helo
             if verdict.action is not Action.NONE:
                 # Like the Postfix SPF policy servers: a HELO reject ends the check here.
                 facts.spf, facts.spf_verdict = helo, verdict
@@ -284,19 +287,31 @@ def _labelled(verdict: Verdict, label: str) -> Verdict:
 # --------------------------------------------------------------------------- DKIM and DMARC
 
 
+def header_fields(content: bytes, name: str) -> list[str]:
+    """The unfolded values of every ``name`` header field, read straight from the bytes.
+
+    A full ``email`` parse of each message costs more than the checks themselves; DMARC only
+    needs the From: field, exactly as it arrived.
+    """
+    head = re.split(rb"\r?\n\r?\n", content, maxsplit=1)[0].decode("utf-8", "replace")
+    fields = re.split(r"\r?\n(?![ \t])", head)
+    wanted = name.lower() + ":"
+    return [
+        re.sub(r"\r?\n[ \t]", " ", f[len(wanted) :]).strip()
+        for f in fields
+        if f[: len(wanted)].lower() == wanted
+    ]
+
+
 def from_domain(content: bytes) -> str:
-    """The RFC5322.From domain, or "" when there is no single parsable From address."""
-    headers = BytesHeaderParser(policy=default_policy).parsebytes(content)
-    values = headers.get_all("From") or []
+    """The RFC5322.From domain, or "" when there is no single From address (RFC 7489 §6.6.1)."""
+    values = header_fields(content, "From")
     if len(values) != 1:
         return ""
-    try:
-        addresses: tuple[Address, ...] = values[0].addresses
-    except (AttributeError, IndexError, ValueError):
+    addresses = [a for _, a in getaddresses(values) if a]
+    if len(addresses) != 1 or "@" not in addresses[0]:
         return ""
-    if len(addresses) != 1:
-        return ""
-    return addresses[0].domain.lower().rstrip(".")
+    return addresses[0].rpartition("@")[2].lower().rstrip(".")
 
 
 class DkimDmarcPolicy(FilterPolicy):
