@@ -396,3 +396,21 @@ def test_printer_writes_ansi_only_when_asked(monkeypatch: pytest.MonkeyPatch, te
     assert "\x1b[" not in plain.getvalue()
     assert "\x1b[" in coloured.getvalue()
     assert "550 5.1.1 no" in plain.getvalue()
+
+
+def test_delivery_shows_the_folder_path_and_the_headers_added_on_delivery() -> None:
+    from tutor.trace import Delivery
+
+    event = Delivery(
+        host="mx.example.net",
+        recipient="bob@example.net",
+        mailbox="/tmp/w/mailboxes/bob@example.net",
+        folder="Junk",
+        filename="1.M1P1Q1.vm",
+        headers_added=("Authentication-Results: mx.example.net; dmarc=fail",),
+    )
+    lines = render_event(event)
+    assert "bob@example.net/.Junk/new/1.M1P1Q1.vm" in "".join(lines)
+    assert any(
+        line.strip() == "+ Authentication-Results: mx.example.net; dmarc=fail" for line in lines
+    )

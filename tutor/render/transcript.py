@@ -288,10 +288,24 @@ def _short_path(path: str, keep: int = 2) -> str:
 
 def _format_delivery(event: Delivery, width: int, _: int) -> list[str]:
     where = _short_path(event.mailbox)
+    if event.folder not in ("", "INBOX") and not where.endswith(f".{event.folder}"):
+        where += f"/.{event.folder}"  # Maildir++ subfolder, where the file really is
     if event.filename:
         where += f"/new/{event.filename}"
     size = f", {event.size} bytes" if event.size else ""
-    return _tagged("mailbox", f"{event.recipient} ← Maildir {where} ({event.folder}{size})", width)
+    lines = _tagged("mailbox", f"{event.recipient} ← Maildir {where} ({event.folder}{size})", width)
+    # The headers the receiving host added on delivery: what a student finds in the mailbox.
+    for header in event.headers_added:
+        name, _, value = header.partition(":")
+        first = " ".join(value.split())
+        lines += textwrap.wrap(
+            f"+ {name}:{' ' if first else ''}{first}",
+            width=width,
+            initial_indent=" " * (CONTENT_COLUMN + 2),
+            subsequent_indent=" " * (CONTENT_COLUMN + 4),
+            break_on_hyphens=False,
+        )
+    return lines
 
 
 def _format_note(event: Note, width: int, _: int) -> list[str]:
