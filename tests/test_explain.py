@@ -230,3 +230,10 @@ def test_unknown_table_and_missing_file_are_clear_errors(tmp_path: Path) -> None
 
 def test_shipped_file_is_loaded_once() -> None:
     assert explanations() is explanations()
+
+
+def test_a_success_code_is_not_explained_as_a_problem() -> None:
+    from tutor.render.explain import explain_enhanced
+
+    text = " ".join(explain_enhanced("2.7.0").body)
+    assert "success" in text and "problem" not in text

@@ -334,6 +334,14 @@ def explain_enhanced(code: str) -> Explanation:
             rfc.extend(r for r in entry.rfc if r not in rfc)
     short = detail.short if detail else (subject.short if subject else "unknown status")
     body = detail.paragraphs if detail else (subject.paragraphs if subject else ())
+    if c == "2":
+        # The detail texts describe the problem a 4.x.x/5.x.x code reports; a 2.x.x code
+        # reports success in the same area, so say that instead (e.g. 235 2.7.0 after AUTH).
+        area = subject.short if subject else "this"
+        body = (
+            *(cls.paragraphs if cls else ()),
+            f"{full}: success in the {area} area ({short}).",
+        )
     return Explanation(
         title=f"{full} {detail.title.split(' ', 1)[1]}" if detail else f"{full} (enhanced status)",
         body=tuple(body),

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from tutor.scenario import Scenario
 from tutor.trace import Event
 from tutor.ui.commands import TutorCommands
+from tutor.ui.lines import use_dark_palette
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -127,6 +128,10 @@ class TutorApp(App[int]):
     def action_toggle_dark(self) -> None:
         self.dark_mode = not self.dark_mode
         self.theme = theme_for(projector=self.projector, dark=self.dark_mode)
+
+    def watch_theme(self, theme_name: str) -> None:
+        """Colour traffic lines for the new background (the log redraws them on the next step)."""
+        use_dark_palette(self.get_theme(theme_name).dark if self.get_theme(theme_name) else True)
 
     def action_export_svg(self) -> None:
         """Save the current screen as SVG (for slides and handouts)."""

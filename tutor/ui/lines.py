@@ -117,19 +117,73 @@ def event_prefix(event: Event) -> str:
     return f"{short(event.host):>8} {'**':2} {'':<8}"
 
 
-@lru_cache(maxsize=1)
-def _highlighters() -> tuple[Syntax, Syntax]:
-    """rich Syntax objects for the project's two lexers, coloured with its transcript style.
+# Token colours for the TUI, one palette per background. The pygments style that serves the
+# terminal and HTML export paints a background of its own and leans on the terminal's ANSI
+# palette, which made grey-on-black runs in the TUI; here every colour is explicit and nothing
+# paints a background, so lines read on the tutor's own light, dark and projector themes.
+_PALETTES: dict[bool, dict[str, str]] = {
+    True: {  # dark backgrounds
+        "MARK_CLIENT": "bold #5fd7ff",
+        "MARK_CLIENT_TLS": "bold #87ff87",
+        "MARK_SERVER": "bold #87afff",
+        "MARK_SERVER_TLS": "bold #afffaf",
+        "REPLY_SUCCESS": "#87d787",
+        "REPLY_INTERMEDIATE": "#5fd7ff",
+        "REPLY_TRANSIENT": "bold #ffd75f",
+        "REPLY_PERMANENT": "bold #ff8787",
+        "COMMAND": "bold #ffffff",
+        "HOST": "#5fd7d7",
+        "ADDRESS": "#d7afff",
+        "PARAMETER": "#afafff",
+        "TAG": "bold",
+        "RECORD_TYPE": "#afafff",
+        "HEADING": "bold",
+        "EXPLANATION": "italic #bcbcbc",
+    },
+    False: {  # light backgrounds
+        "MARK_CLIENT": "bold #005f87",
+        "MARK_CLIENT_TLS": "bold #005f00",
+        "MARK_SERVER": "bold #00008b",
+        "MARK_SERVER_TLS": "bold #006400",
+        "REPLY_SUCCESS": "#006400",
+        "REPLY_INTERMEDIATE": "#005f87",
+        "REPLY_TRANSIENT": "bold #875f00",
+        "REPLY_PERMANENT": "bold #af0000",
+        "COMMAND": "bold #000000",
+        "HOST": "#005f5f",
+        "ADDRESS": "#5f0087",
+        "PARAMETER": "#00005f",
+        "TAG": "bold",
+        "RECORD_TYPE": "#00005f",
+        "HEADING": "bold",
+        "EXPLANATION": "italic #4e4e4e",
+    },
+}
+_dark_background = True
+
+
+def use_dark_palette(dark: bool) -> None:
+    """Called by the app when the theme changes: new lines are coloured for that background."""
+    global _dark_background
+    _dark_background = dark
+
+
+@lru_cache(maxsize=2)
+def _highlighters(dark: bool = True) -> tuple[Syntax, Syntax]:
+    """rich Syntax objects for the project's two lexers, coloured for a dark or light background.
 
     Imported on first use: pygments is not needed to draw the first frame.
     """
-    from rich.syntax import PygmentsSyntaxTheme, Syntax
+    from rich.style import Style
+    from rich.syntax import ANSISyntaxTheme, Syntax
 
-    from tutor.render.lexer import SmtpSessionLexer, SmtpTranscriptLexer, TranscriptStyle
+    from tutor.render import lexer
 
-    theme = PygmentsSyntaxTheme(TranscriptStyle)
-    session = Syntax("", SmtpSessionLexer(), theme=theme, background_color="default")  # type: ignore[arg-type]
-    transcript = Syntax("", SmtpTranscriptLexer(), theme=theme, background_color="default")  # type: ignore[arg-type]
+    theme = ANSISyntaxTheme(
+        {getattr(lexer, name): Style.parse(style) for name, style in _PALETTES[dark].items()}
+    )
+    session = Syntax("", lexer.SmtpSessionLexer(), theme=theme, background_color="default")  # type: ignore[arg-type]
+    transcript = Syntax("", lexer.SmtpTranscriptLexer(), theme=theme, background_color="default")  # type: ignore[arg-type]
     return session, transcript
 
 
@@ -142,12 +196,12 @@ def _lex(syntax: Syntax, text: str) -> Text:
 
 def highlight(text: str) -> Text:
     """Colour one SMTP command or reply (or anything else) with the project's session lexer."""
-    return _lex(_highlighters()[0], text)
+    return _lex(_highlighters(_dark_background)[0], text)
 
 
 def highlight_transcript(text: str, *, wrap: bool = False) -> Text:
     """Colour lines in the plain-transcript format with the project's transcript lexer."""
-    highlighted = _lex(_highlighters()[1], text)
+    highlighted = _lex(_highlighters(_dark_background)[1], text)
     highlighted.no_wrap = not wrap
     return highlighted
 
