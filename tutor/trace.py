@@ -327,6 +327,9 @@ class Bounce(Event):
     dsn_queue_id: str
     recipients: tuple[str, ...]
     action: str = "failed"  # failed | delayed
+    # Where each DSN field came from: {"recipient", "field", "value", "seq"}, seq being the
+    # event (a RecipientResult, the QueueChange of arrival) the field was taken from.
+    links: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
