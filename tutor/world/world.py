@@ -12,32 +12,37 @@ import asyncio
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tutor.clock import Clock, RealClock
+from tutor.clock import Clock, FastForwardClock
 from tutor.scenario import Fault, Role, Scenario
 from tutor.trace import (
-    Note,
     Outcome,
     RecipientResult,
     ScenarioFinished,
     ScenarioStarted,
-    Stage,
     Trace,
 )
 from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.dns import DnsServer, WorldResolver, build_zones
+from tutor.world.faults import client_timeout, fault_policies
 from tutor.world.gate import StepGate
+from tutor.world.greylisting import greylist_policy
 from tutor.world.mailbox import Mailboxes
+from tutor.world.maillog import MailLog
 from tutor.world.message import build_message
 from tutor.world.mta import OutboundMta, submit
 from tutor.world.network import NetworkPlan, Service
 from tutor.world.policies import build_policies
-from tutor.world.queue_ids import new_queue_id
+from tutor.world.queue import Spool
+from tutor.world.queue_runner import QueueRunner, final_outcome
 from tutor.world.receiver import Receiver
 from tutor.world.relay import GatewayReceiver, drain_relays
+from tutor.world.retry import RetryPolicy
+from tutor.world.smtpd_log import SmtpdLogger
 from tutor.world.submission import SubmissionServer, SubmittedMessage
 
 
@@ -119,7 +124,8 @@ class World:
         if run_dir is None:
             run_dir = Path(tempfile.mkdtemp(prefix="smtp-tutor-"))
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.clock = clock or RealClock()
+        # Retries over days play out in seconds: real time between waits, waits skipped.
+        self.clock = clock or FastForwardClock(start=scenario_start(scenario))
         self.trace = trace or Trace()
         self.trace.set_clock(self.clock.now)
         wanted = {scenario.dns_name: scenario.dns_address}
@@ -133,9 +139,10 @@ class World:
         )
         self.mailboxes = Mailboxes(self.ctx.mailbox_root)
         self._servers: list[Any] = []
-        self._deliveries: set[asyncio.Task[None]] = set()
         self.results: list[RecipientResult] = []
         self._mta: OutboundMta | None = None
+        self.queue: QueueRunner | None = None  # the outbound host's queue manager (issue 5)
+        self.maillog: MailLog | None = None
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -177,7 +184,10 @@ class World:
                 continue
             # Filtering (issue 4): the host's checks as policies; a gateway relays onwards.
             kind = GatewayReceiver if host.relay_to else Receiver
-            policies = build_policies(ctx, host, scenario)
+            policies = build_policies(
+                ctx, host, scenario, greylist=greylist_policy(ctx, host, scenario)
+            )
+            policies += fault_policies(ctx, host)  # temporary faults answer last (issue 5)
             await self._start_server(
                 kind(ctx, host, scenario, self.mailboxes, tls, smtp_port, policies=policies)
             )
@@ -194,7 +204,11 @@ class World:
                     self._accept_submission,
                 )
                 await self._start_server(submission)
-                self._mta = OutboundMta(ctx, host, ctx.resolver)
+                timeout = client_timeout(scenario)
+                self._mta = OutboundMta(
+                    ctx, host, ctx.resolver, **({"timeout": timeout} if timeout else {})
+                )
+                self.queue = self._start_queue(host)
         self._started = True
         ctx.publish(
             ScenarioStarted(
@@ -208,17 +222,33 @@ class World:
             )
         )
 
+    def _start_queue(self, host: Any) -> QueueRunner:
+        """The outbound host's spool and queue manager, and the world's mail log (issue 5)."""
+        ctx = self.ctx
+        log_dir = ctx.run_dir / "log"
+        self.maillog = MailLog(log_dir / "maillog", log_dir / "maillog.jsonl")
+        self.maillog.attach(self.trace)
+        self.trace.subscribe(SmtpdLogger(ctx))
+        assert self._mta is not None
+        spool = Spool(ctx.run_dir / "spool" / host.name, ctx, host.name)
+        policy = RetryPolicy.from_overrides(self.scenario.timing.retry)
+        runner = QueueRunner(ctx, host, self._mta, spool, policy)
+        runner.start()
+        return runner
+
     async def _start_server(self, server: Any) -> None:
         await server.start()
         self._servers.append(server)
 
     async def stop(self) -> None:
         """Stop every server; remove the run directory unless the caller chose it."""
-        for task in list(self._deliveries):
-            task.cancel()
+        if self.queue is not None:
+            await self.queue.stop()
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
+        if self.maillog is not None:
+            self.maillog.close()
         if not self._keep:
             shutil.rmtree(self.ctx.run_dir, ignore_errors=True)
 
@@ -248,6 +278,7 @@ class World:
             content=content,
         )
         await self.settled()
+        await asyncio.sleep(0)  # the last log lines go out before the run is declared over
         result = self.evaluate()
         ctx.publish(
             ScenarioFinished(
@@ -260,45 +291,30 @@ class World:
         )
         return result
 
-    async def _accept_submission(self, message: SubmittedMessage) -> None:
-        """The submission server accepted a message: hand it to the outbound MTA."""
-        task = asyncio.get_running_loop().create_task(self._deliver(message))
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
-
-    async def _deliver(self, message: SubmittedMessage) -> None:
-        assert self._mta is not None
-        try:
-            results = await self._mta.deliver(
-                message.queue_id or new_queue_id(),
-                message.sender,
-                message.recipients,
-                message.content,
-            )
-        except Exception as exc:  # a bug must be visible in the trace, not a silent task death
-            self.ctx.publish(
-                Note(
-                    host=self.scenario.outbound.name,
-                    stage=Stage.QUEUE,
-                    level="error",
-                    text=f"delivery of {message.queue_id} failed: {exc!r}",
-                )
-            )
-            raise
-        self.results.extend(results)
+    async def _accept_submission(self, message: SubmittedMessage) -> str:
+        """The submission server accepted a message: queue it durably before the 250."""
+        assert self.queue is not None
+        return await self.queue.accept(
+            message.sender, message.recipients, message.content, message.queue_id
+        )
 
     async def settled(self) -> None:
-        """Wait until every accepted message has been delivered or given up on."""
-        while self._deliveries:
-            await asyncio.gather(*self._deliveries, return_exceptions=True)
+        """Wait until the queue is empty: every message delivered or returned to its sender."""
+        if self.queue is not None:
+            await self.queue.idle()
         await drain_relays(self._servers)  # a gateway's second hop (issue 4)
 
     def evaluate(self) -> RunResult:
         """Compare what happened with what the scenario expects."""
         result = RunResult()
-        for r in self.results:
-            result.outcomes[r.recipient] = r.outcome
-            result.replies[r.recipient] = r.reply
+        if self.queue is not None:
+            self.results = [
+                e for e in self.trace.of_type(RecipientResult) if e.queue_id in self.queue.final
+            ]
+            for recipients in self.queue.final.values():
+                for address, rcpt in recipients.items():
+                    result.outcomes[address] = final_outcome(rcpt)
+                    result.replies[address] = rcpt.reply
         expect = self.scenario.expect
         for recipient, wanted in expect.outcomes.items():
             got = result.outcomes.get(recipient)
@@ -339,3 +355,13 @@ class World:
             users=tuple(UserInfo(u.address, u.password) for u in self.scenario.users),
             shared_loopback=self.ctx.plan.shared_loopback,
         )
+
+
+def scenario_start(scenario: Scenario) -> float | None:
+    """The world clock's start from ``[scenario] start`` (ISO 8601; UTC if no zone), else now."""
+    if not scenario.timing.start:
+        return None
+    moment = datetime.fromisoformat(scenario.timing.start)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

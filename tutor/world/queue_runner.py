@@ -1,0 +1,460 @@
+"""The sender's queue manager: delivers queued mail, retries, bounces and logs, like Postfix's qmgr.
+
+One runner per outbound host, on the world's event loop. Its cycle, as Postfix's qmgr and
+smtp(8) do it (queue.py and retry.py hold the rules, this module only drives them):
+
+1. A submitted message is written to the spool (``accept``) before the client hears 250.
+2. Each queue run takes everything in incoming and every deferred message whose time has come,
+   moves it to active, marks its unfinished recipients in flight, and hands it to the outbound
+   MTA: a real SMTP session per MX on loopback. Each recipient's result is written to the queue
+   file the moment the MTA publishes it, so a kill -9 never repeats a recorded delivery.
+3. After the attempt ``Spool.settle`` decides: done, or deferred until the next queue run
+   after the backed-off wake-up time. Recipients that failed for good (5xx, or the message
+   outlived maximal_queue_lifetime) get an RFC 3464 DSN, queued with the null sender and
+   delivered by this same runner over real SMTP to the sender's MX; a DSN itself is never
+   bounced. The optional delay warning goes out the same way.
+4. With nothing due, the runner sleeps on the world clock until the next queue run; on a
+   FastForwardClock that wait is skipped, so five days of retries take as long as their SMTP
+   sessions do.
+
+Everything is published: QueueChange (the spool), RecipientResult (the MTA), Bounce with the
+events each DSN field came from, Notes, and the Postfix log lines of qmgr, smtp and bounce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tutor.trace import (
+    Bounce,
+    Direction,
+    Event,
+    Note,
+    Outcome,
+    QueueChange,
+    RecipientResult,
+    Side,
+    SmtpLine,
+    Stage,
+    TcpClose,
+    TcpConnect,
+)
+from tutor.world.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
+from tutor.world.faults import SMTP_HELO_TIMEOUT
+from tutor.world.maillog import (
+    BounceNotice,
+    CleanupMessageId,
+    LogRecord,
+    QmgrExpired,
+    QmgrQueued,
+    QmgrRemoved,
+    delivery_from_result,
+    to_event,
+)
+from tutor.world.queue import (
+    Disposition,
+    QueuedMessage,
+    QueueState,
+    RcptStatus,
+    RecipientState,
+    Spool,
+)
+from tutor.world.queue_ids import new_queue_id
+from tutor.world.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from tutor.scenario import HostSpec
+    from tutor.world.context import WorldContext
+    from tutor.world.mta import OutboundMta
+
+_WIRE = DSN_POLICY.clone(linesep="\r\n")
+_TIMED_OUT = re.compile(r"timed out after [\d.]+s")
+_COMMAND_NAMES = {
+    "MAIL": "MAIL FROM",
+    "RCPT": "RCPT TO",
+    "DATA": "DATA",
+    "EHLO": "EHLO",
+    "HELO": "HELO",
+    "STARTTLS": "STARTTLS",
+}
+
+
+@dataclass(frozen=True)
+class ConnectFailure:
+    """smtp(8)'s line for a connection that failed: ``connect to NAME[ADDR]:PORT: REASON``."""
+
+    relay: str
+    reason: str
+    program: str = "postfix/smtp"
+
+    def text(self) -> str:
+        return f"connect to {self.relay}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DiscardedBounce:
+    """What Postfix logs when a bounce cannot be delivered: no bounce of a bounce."""
+
+    queue_id: str
+    program: str = "postfix/bounce"
+
+    def text(self) -> str:
+        return f"{self.queue_id}: undeliverable notification discarded (never bounce a bounce)"
+
+
+@dataclass
+class _Attempt:
+    """What the runner watches in the trace while one attempt of one message is under way."""
+
+    queue_id: str
+    started: float
+    connected: dict[str, float] = field(default_factory=dict)  # session -> connect time
+    replies: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (command, line)
+    command: dict[str, str] = field(default_factory=dict)  # session -> the last command sent
+    notes: list[str] = field(default_factory=list)
+    timed_out: set[str] = field(default_factory=set)
+
+
+class QueueRunner:
+    """The queue manager of ``host``; ``start`` it with the world, ``stop`` it before teardown."""
+
+    def __init__(
+        self,
+        ctx: WorldContext,
+        host: HostSpec,
+        mta: OutboundMta,
+        spool: Spool,
+        policy: RetryPolicy,
+    ) -> None:
+        self.ctx = ctx
+        self.host = host
+        self.mta = mta
+        self.spool = spool
+        self.policy = policy
+        self.epoch = ctx.clock.now()
+        # Final state of every recipient of every message that is not itself a DSN.
+        self.final: dict[str, dict[str, RecipientState]] = {}
+        self.dsns: list[str] = []  # queue ids of the DSNs this runner generated
+        self._result_seq: dict[tuple[str, str], int] = {}
+        self._commands: dict[tuple[str, str], str] = {}  # (qid, rcpt) -> deciding command
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._attempt: _Attempt | None = None
+        self._unsubscribe = ctx.trace.subscribe(self._watch)
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(ValueError):
+            self._unsubscribe()
+
+    async def idle(self) -> None:
+        """Wait until the queue is empty: every message delivered or returned to its sender."""
+        while True:
+            if self._task is not None and self._task.done():
+                self._task.result()  # a crashed runner must fail the run, not hang it
+                return
+            waiter = asyncio.ensure_future(self._idle.wait())
+            assert self._task is not None
+            await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if self._idle.is_set():
+                return
+
+    async def accept(
+        self, sender: str, recipients: list[str] | tuple[str, ...], content: bytes, queue_id: str
+    ) -> str:
+        """Queue a submitted message durably (call before replying 250); returns its queue id."""
+        message = self.spool.enqueue(
+            sender, list(recipients), content, self.ctx.clock.now(), queue_id=queue_id or None
+        )
+        self._idle.clear()
+        self._wake.set()
+        return message.queue_id
+
+    # ------------------------------------------------------------------ the queue runs
+
+    async def _run(self) -> None:
+        for lost in self.spool.recover():
+            self._note(
+                f"{lost.queue_id}: {lost.address} was in flight when the last run stopped; its "
+                "outcome is unknown, so it is tried again (RFC 5321 §6.1 prefers a duplicate to "
+                "a lost message)",
+                level="warning",
+            )
+        while True:
+            # Let the servers' log lines of the submission that woke us go first.
+            await asyncio.sleep(0)
+            batch = self.spool.due(self.ctx.clock.now())
+            for message in batch:
+                await self._deliver(message)
+            if batch:
+                continue
+            wake = self.spool.next_wakeup()
+            if wake is None and not self.spool.load_all():
+                self._idle.set()
+            if wake is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._sleep_until(self.policy.next_queue_run(wake, self.epoch))
+
+    async def _sleep_until(self, when: float) -> None:
+        """Sleep on the world clock until ``when``, or until new mail arrives."""
+        delay = when - self.ctx.clock.now()
+        if delay <= 0:
+            return
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self.ctx.clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        _, pending = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+
+    async def _deliver(self, queued: QueuedMessage) -> None:
+        qid = queued.queue_id
+        message = self.spool.move(qid, QueueState.ACTIVE)
+        self._log(QmgrQueued(qid, message.sender, message.size, len(message.recipients)))
+        todo = [r.address for r in message.unfinished()]
+        started = self.ctx.clock.now()
+        self.spool.begin_attempt(qid, todo, started)
+        attempt = self._attempt = _Attempt(qid, started)
+        try:
+            results = await self.mta.deliver(qid, message.sender, todo, message.content)
+        except Exception as exc:  # a bug must show in the trace, and the message stay queued
+            self._note(f"delivery of {qid} failed inside the MTA: {exc!r}", level="error")
+            results = []
+        finally:
+            self._attempt = None
+        for text in attempt.notes:
+            self._note(text)
+        current = self.spool.get(qid)
+        for rcpt in current.recipients:
+            if rcpt.status == RcptStatus.IN_FLIGHT:  # the MTA died before deciding it
+                self.spool.record_result(
+                    qid, rcpt.address, RcptStatus.DEFERRED, "4.3.0 internal error", started
+                )
+        for result in results:
+            self._log_result(result, message, attempt)
+        self._settle(message)
+
+    def _settle(self, message: QueuedMessage) -> None:
+        qid = message.queue_id
+        now = self.ctx.clock.now()
+        settled = self.spool.settle(qid, self.policy, now, self.epoch)
+        if settled.expired:
+            self._log(QmgrExpired(qid, message.sender))
+        if settled.bounce:
+            addresses = [r.address for r in settled.bounce]
+            if message.is_bounce:
+                self._log(DiscardedBounce(qid))
+                self._note(
+                    f"{qid} is itself a delivery status notification (null sender <>): it is "
+                    "never bounced, so no notification about it goes anywhere (RFC 3464 §2, "
+                    "RFC 5321 §4.5.5)",
+                    level="warning",
+                )
+            else:
+                self._send_dsn(settled.message, settled.bounce, DsnAction.FAILED, now)
+            self.spool.mark_notified(qid, addresses)
+        if settled.warn:
+            self._send_dsn(settled.message, settled.warn, DsnAction.DELAYED, now)
+            self.spool.mark_notified(qid, warned=True)
+        if not message.is_bounce:
+            self.final[qid] = {r.address: r for r in self.spool.get(qid).recipients}
+        if settled.disposition is Disposition.DONE:
+            self.spool.remove(qid, "all recipients done")
+            self._log(QmgrRemoved(qid))
+
+    # ------------------------------------------------------------------ DSNs
+
+    def _send_dsn(
+        self,
+        message: QueuedMessage,
+        recipients: tuple[RecipientState, ...],
+        action: DsnAction,
+        now: float,
+    ) -> str:
+        report = report_for(message, recipients, action, self.host.name, self.policy)
+        report = self._with_commands(report, message.queue_id)
+        dsn_qid = new_queue_id()
+        dsn = build_dsn(report, now, dsn_queue_id=dsn_qid)
+        content = dsn.as_bytes(policy=_WIRE)
+        self.spool.enqueue("", [message.sender], content, now, queue_id=dsn_qid)
+        self.dsns.append(dsn_qid)
+        kind = "non-delivery" if action is DsnAction.FAILED else "delay"
+        self._log(CleanupMessageId(dsn_qid, str(dsn["Message-ID"])))
+        self._log(BounceNotice(message.queue_id, dsn_qid, kind))
+        self.ctx.publish(
+            Bounce(
+                host=self.host.name,
+                stage=Stage.BOUNCE,
+                explain=f"bounce.{action}",
+                queue_id=message.queue_id,
+                dsn_queue_id=dsn_qid,
+                recipients=tuple(r.address for r in recipients),
+                action=str(action),
+                links=self._links(message, report),
+            )
+        )
+        return dsn_qid
+
+    def _with_commands(self, report: DsnReport, qid: str) -> DsnReport:
+        """Say which command each reply answered, as the trace saw it (not guessed from text)."""
+        fixed = []
+        for rcpt in report.recipients:
+            command = self._commands.get((qid, rcpt.address), rcpt.command)
+            fixed.append(dataclasses.replace(rcpt, command=command))
+        return dataclasses.replace(report, recipients=tuple(fixed))
+
+    def _links(self, message: QueuedMessage, report: DsnReport) -> tuple[dict[str, Any], ...]:
+        """Each DSN field with the trace event it came from (seq), for the views to link."""
+        links: list[dict[str, Any]] = []
+        arrival = self._queue_event(message.queue_id, "incoming")
+        links.append({"recipient": "", "field": "Arrival-Date", "seq": arrival})
+        for rcpt in report.recipients:
+            seq = self._result_seq.get((message.queue_id, rcpt.address), 0)
+            for name in ("Action", "Status", "Remote-MTA", "Diagnostic-Code", "Last-Attempt-Date"):
+                value = {
+                    "Action": str(rcpt.action),
+                    "Status": rcpt.status,
+                    "Remote-MTA": rcpt.remote_mta,
+                    "Diagnostic-Code": rcpt.diagnostic,
+                    "Last-Attempt-Date": "",
+                }[name]
+                links.append({"recipient": rcpt.address, "field": name, "value": value, "seq": seq})
+        return tuple(links)
+
+    def _queue_event(self, qid: str, state: str) -> int:
+        for event in self.ctx.trace.events:
+            if isinstance(event, QueueChange) and event.queue_id == qid and event.state == state:
+                return event.seq
+        return 0
+
+    # ------------------------------------------------------------------ watching the attempt
+
+    def _watch(self, event: Event) -> None:
+        """Trace subscriber: persist results at once, and note what the log lines need."""
+        attempt = self._attempt
+        if attempt is None or event.host != self.host.name or event.side is not Side.CLIENT:
+            return
+        if isinstance(event, RecipientResult) and event.queue_id == attempt.queue_id:
+            self._record(event, attempt)
+        elif isinstance(event, TcpConnect):
+            if event.ok:
+                attempt.connected[event.session] = event.time
+            else:
+                self._log(ConnectFailure(f"{event.dst_host}[{event.dst}]", event.error), event)
+        elif isinstance(event, SmtpLine):
+            if event.direction is Direction.CLIENT_TO_SERVER:
+                verb = event.text.split(" ", 1)[0].upper()
+                name = "end of DATA" if event.is_payload else _COMMAND_NAMES.get(verb, verb)
+                attempt.command[event.session] = name
+            elif len(event.text) < 4 or event.text[3] != "-":
+                command = attempt.command.get(event.session, "")
+                attempt.replies.setdefault(event.session, []).append((command, event.text))
+        elif isinstance(event, TcpClose) and event.reason == "timeout":
+            self._timed_out(event, attempt)
+
+    def _record(self, event: RecipientResult, attempt: _Attempt) -> None:
+        reply = self._postfix_words(event, attempt)
+        self.spool.record_result(
+            attempt.queue_id, event.recipient, event.outcome, reply, event.time, relay=event.relay
+        )
+        self._result_seq[(attempt.queue_id, event.recipient)] = event.seq
+        self._commands[(attempt.queue_id, event.recipient)] = self._command_for(event, attempt)
+
+    def _command_for(self, event: RecipientResult, attempt: _Attempt) -> str:
+        """The command whose reply decided this recipient (Postfix: "in reply to X command")."""
+        for command, line in reversed(attempt.replies.get(event.session, [])):
+            if event.reply.startswith(line[:3]) and line[4:] in event.reply:
+                return command
+        return ""
+
+    def _postfix_words(self, event: RecipientResult, attempt: _Attempt) -> str:
+        """The reply as Postfix words it; a timeout names what was being waited for."""
+        reply = event.reply
+        if event.session in attempt.timed_out and _TIMED_OUT.search(reply):
+            waiting = (
+                "while receiving the initial server greeting"
+                if not attempt.replies.get(event.session)
+                else "after " + attempt.command.get(event.session, "a command")
+            )
+            reply = _TIMED_OUT.sub(f"timed out {waiting}", reply)
+        return reply
+
+    def _timed_out(self, event: TcpClose, attempt: _Attempt) -> None:
+        """The client gave up on a mute server after a short real wait; Postfix would have
+        waited smtp_helo_timeout (300 s). Move the world clock on by the difference."""
+        attempt.timed_out.add(event.session)
+        waited = self.mta.timeout
+        extra = max(0.0, SMTP_HELO_TIMEOUT - waited)
+        advance = getattr(self.ctx.clock, "advance", None)
+        if advance is None or extra <= 0:
+            return
+        advance(extra)
+        attempt.notes.append(
+            f"the server never answered; the client gave up after {waited:g} s of real time, "
+            f"where Postfix waits smtp_helo_timeout = {SMTP_HELO_TIMEOUT:g} s (smtp_connect_"
+            f"timeout = 30 s covers only the TCP handshake): the world clock moves on by the "
+            f"other {extra:g} s"
+        )
+
+    # ------------------------------------------------------------------ logging
+
+    def _log_result(self, result: RecipientResult, message: QueuedMessage, a: _Attempt) -> None:
+        connected = a.connected.get(result.session, result.time)
+        delays = (
+            max(0.0, a.started - message.arrival),
+            0.0,
+            max(0.0, connected - a.started),
+            max(0.0, result.time - connected),
+        )
+        rcpt = self.spool.get(message.queue_id).recipient(result.recipient)
+        record = delivery_from_result(
+            dataclasses.replace(result, reply=rcpt.reply),
+            arrival=message.arrival,
+            delays=delays,
+            command=self._commands.get((message.queue_id, result.recipient), ""),
+        )
+        self._log(record, result)
+
+    def _log(self, record: LogRecord, source: Event | None = None) -> None:
+        time = source.time if source is not None else 0.0
+        line = to_event(record, host=self.host.name, session="", time=time)
+        if source is not None and self._attempt is not None:
+            # Called from inside a trace subscriber: publish after the event being handled.
+            asyncio.get_running_loop().call_soon(self.ctx.publish, line)
+        else:
+            self.ctx.publish(line)
+
+    def _note(self, text: str, *, level: str = "info") -> None:
+        self.ctx.publish(
+            Note(host=self.host.name, stage=Stage.QUEUE, side=Side.WORLD, text=text, level=level)
+        )
+
+
+def final_outcome(rcpt: RecipientState) -> Outcome:
+    """How a queue recipient ended, in the trace's words: bounced means a DSN went back."""
+    return {
+        RcptStatus.DELIVERED: Outcome.DELIVERED,
+        RcptStatus.BOUNCED: Outcome.BOUNCED,
+    }.get(rcpt.status, Outcome.DEFERRED)
+
+
+__all__ = ["ConnectFailure", "QueueRunner", "final_outcome"]
