@@ -62,7 +62,7 @@ async def test_spf_fail_refuses_the_forged_sender_at_rcpt_with_5_7_23(start_worl
     fail = verdicts(world, "spf")[-1]
     assert (fail.result, fail.action) == ("fail", "reject")
     assert any("'-all' matched → fail" in r for r in fail.reasons)
-    (result,) = world.trace.of_type(RecipientResult)
+    (result,) = world.results  # the DSN that went back to alice has its own results
     assert result.outcome is Outcome.REJECTED
     assert result.reply.startswith(
         "550 5.7.23 <bob@example.net>: Recipient address rejected: Message rejected due to: "
@@ -102,7 +102,7 @@ async def test_dmarc_reject_refuses_a_spoofed_from_at_end_of_data(start_world) -
     assert (dmarc.result, dmarc.action) == ("fail", "reject")
     assert any("DKIM d=example.com: pass" in r and "NOT aligned" in r for r in dmarc.reasons)
     assert any("SPF example.com: pass" in r and "NOT aligned" in r for r in dmarc.reasons)
-    (result,) = world.trace.of_type(RecipientResult)
+    (result,) = world.results  # the DSN that went back to alice has its own results
     assert result.reply == "550 5.7.1 rejected by DMARC policy for example.org"
     assert world.mailboxes.messages(BOB) == []
 
@@ -130,7 +130,7 @@ async def test_dnsbl_listed_client_gets_554_with_the_lists_reason_at_rcpt(start_
     assert asked(world, "mx.example.net", "12.0.0.127.bl.example", "TXT")
     (verdict,) = verdicts(world, "dnsbl")
     assert (verdict.result, verdict.action) == ("listed", "reject")
-    (result,) = world.trace.of_type(RecipientResult)
+    (result,) = world.results  # the DSN that went back to alice has its own results
     assert result.reply == (
         "554 5.7.1 Service unavailable; Client host [127.0.0.12] blocked using bl.example; "
         "Listed for sending spam, see http://bl.example/?ip=127.0.0.12"
