@@ -107,4 +107,4 @@ def test_what_ifs_change_the_world_and_the_expectation() -> None:
     assert Fault.DOWN not in down.host("mx2.example.net").faults
     ghost = apply_what_ifs(hello, {"unknown-user"})
     assert ghost.message.recipients == ("bob@example.net", "nobody@example.net")
-    assert ghost.expect.outcomes["nobody@example.net"] is Outcome.REJECTED
+    assert ghost.expect.outcomes["nobody@example.net"] is Outcome.BOUNCED

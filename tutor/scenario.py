@@ -648,7 +648,7 @@ def _unknown_recipient(scenario: Scenario) -> Scenario:
         scenario.message, recipients=(*scenario.message.recipients, ghost)
     )
     expect = Expectation(
-        outcomes={**scenario.expect.outcomes, ghost: Outcome.REJECTED},
+        outcomes={**scenario.expect.outcomes, ghost: Outcome.BOUNCED},  # 550, then a DSN
         replies={**scenario.expect.replies, ghost: "550 5.1.1"},
     )
     return dataclasses.replace(scenario, message=message, expect=expect)
@@ -661,7 +661,7 @@ def _too_big(scenario: Scenario) -> Scenario:
         scenario = scenario.with_host(host.name, max_size=limit)
     message = dataclasses.replace(scenario.message, pad_to=limit * 2)
     expect = Expectation(
-        outcomes={r: Outcome.REJECTED for r in message.recipients},
+        outcomes={r: Outcome.BOUNCED for r in message.recipients},  # 552, then a DSN
         replies={r: "552" for r in message.recipients},
     )
     return dataclasses.replace(scenario, message=message, expect=expect)
