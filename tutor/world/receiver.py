@@ -157,11 +157,17 @@ class ReceiverHandler:
         self.users = users
         self.mailboxes = mailboxes
         self.policies = policies
+        self.started = ctx.clock.now()
+
+    def _fault_holds(self) -> bool:
+        """A temporary fault stops ``fault_clears_after`` seconds of world time after the start."""
+        clears = self.host.fault_clears_after
+        return clears <= 0 or self.ctx.clock.now() < self.started + clears
 
     async def handle_CONNECT(
         self, server: TracedSMTP, session: TracedSession, envelope: TracedEnvelope
     ) -> Any:
-        if Fault.GREET_421 in self.host.faults:
+        if Fault.GREET_421 in self.host.faults and self._fault_holds():
             return f"421 4.3.2 {self.host.name} Service not available, closing transmission channel"
         for policy in self.policies:
             decision = await policy.on_connect(client_of(session))
