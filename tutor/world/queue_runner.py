@@ -372,9 +372,15 @@ class QueueRunner:
             self._timed_out(event, attempt)
 
     def _record(self, event: RecipientResult, attempt: _Attempt) -> None:
-        reply = self._postfix_words(event, attempt)
+        dsn, reply = split_status(self._postfix_words(event, attempt))
         self.spool.record_result(
-            attempt.queue_id, event.recipient, event.outcome, reply, event.time, relay=event.relay
+            attempt.queue_id,
+            event.recipient,
+            event.outcome,
+            reply,
+            event.time,
+            relay=event.relay,
+            dsn=dsn,
         )
         self._result_seq[(attempt.queue_id, event.recipient)] = event.seq
         self._commands[(attempt.queue_id, event.recipient)] = self._command_for(event, attempt)
@@ -431,6 +437,7 @@ class QueueRunner:
             arrival=message.arrival,
             delays=delays,
             command=self._commands.get((message.queue_id, result.recipient), ""),
+            dsn=rcpt.dsn,
         )
         self._log(record, result)
 
@@ -449,6 +456,20 @@ class QueueRunner:
         )
 
 
+_LEADING_STATUS = re.compile(r"^([245]\.\d{1,3}\.\d{1,3}) (.*)$", re.DOTALL)
+
+
+def split_status(reply: str) -> tuple[str, str]:
+    """("4.4.1", "connect to ...: Connection refused") from the MTA's "4.4.1 connect to ...".
+
+    A reason that is not a server's reply carries its RFC 3463 code in front; Postfix keeps the
+    two apart (dsn=4.4.1, and the bare text in the log and the DSN's X-Postfix diagnostic).
+    A server's reply ("451 4.7.1 ...") is left whole; its code is read from it later.
+    """
+    match = _LEADING_STATUS.match(reply)
+    return (match.group(1), match.group(2)) if match else ("", reply)
+
+
 def final_outcome(rcpt: RecipientState) -> Outcome:
     """How a queue recipient ended, in the trace's words: bounced means a DSN went back."""
     return {
@@ -457,4 +478,4 @@ def final_outcome(rcpt: RecipientState) -> Outcome:
     }.get(rcpt.status, Outcome.DEFERRED)
 
 
-__all__ = ["ConnectFailure", "QueueRunner", "final_outcome"]
+__all__ = ["ConnectFailure", "QueueRunner", "final_outcome", "split_status"]
