@@ -348,7 +348,31 @@ def _duration(seconds: float) -> str:
 def _format_bounce(event: Bounce, width: int, _: int) -> list[str]:
     who = ", ".join(event.recipients)
     text = f"!! {event.queue_id} {event.action} for {who} → DSN {event.dsn_queue_id} to the sender"
-    return _tagged("bounce", text, width)
+    lines = _tagged("bounce", text, width)
+    for link in _bounce_links(event):
+        lines.extend(_tagged("bounce", f"  · {link}", width))
+    return lines
+
+
+def _bounce_links(event: Bounce) -> list[str]:
+    """Each DSN field with the event it came from: "Status: 5.1.1 ← #42"."""
+    grouped: dict[tuple[str, int, str], list[str]] = {}
+    for link in event.links:
+        value = str(link.get("value", "") or "")
+        field_text = f"{link.get('field', '')}: {value}" if value else str(link.get("field", ""))
+        key = (
+            str(link.get("recipient", "")),
+            int(link.get("seq", 0) or 0),
+            str(link.get("source", "")),
+        )
+        grouped.setdefault(key, []).append(field_text)
+    out = []
+    for (recipient, seq, source), fields in grouped.items():
+        origin = f"event #{seq}" if seq else "the queue file"
+        origin += f" ({source})" if source else ""
+        who = f"{recipient}: " if recipient else ""
+        out.append(f"{who}{'; '.join(fields)} ← {origin}")
+    return out
 
 
 def _format_log(event: LogLine, width: int, _: int) -> list[str]:

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tutor.clock import iso
 from tutor.trace import (
     Bounce,
     Direction,
@@ -140,7 +141,7 @@ class QueueRunner:
         # Final state of every recipient of every message that is not itself a DSN.
         self.final: dict[str, dict[str, RecipientState]] = {}
         self.dsns: list[str] = []  # queue ids of the DSNs this runner generated
-        self._result_seq: dict[tuple[str, str], int] = {}
+        self._result_seq: dict[tuple[str, str], tuple[int, str]] = {}  # -> (seq, session)
         self._commands: dict[tuple[str, str], str] = {}  # (qid, rcpt) -> deciding command
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -324,20 +325,38 @@ class QueueRunner:
 
     def _links(self, message: QueuedMessage, report: DsnReport) -> tuple[dict[str, Any], ...]:
         """Each DSN field with the trace event it came from (seq), for the views to link."""
-        links: list[dict[str, Any]] = []
-        arrival = self._queue_event(message.queue_id, "incoming")
-        links.append({"recipient": "", "field": "Arrival-Date", "seq": arrival})
+        arrival = {
+            "recipient": "",
+            "field": "Arrival-Date",
+            "seq": self._queue_event(message.queue_id, "incoming"),
+            "source": f"{message.queue_id} entered the queue at {iso(message.arrival)}",
+        }
+        links: list[dict[str, Any]] = [arrival]
         for rcpt in report.recipients:
-            seq = self._result_seq.get((message.queue_id, rcpt.address), 0)
-            for name in ("Action", "Status", "Remote-MTA", "Diagnostic-Code", "Last-Attempt-Date"):
-                value = {
-                    "Action": str(rcpt.action),
-                    "Status": rcpt.status,
-                    "Remote-MTA": rcpt.remote_mta,
-                    "Diagnostic-Code": rcpt.diagnostic,
-                    "Last-Attempt-Date": "",
-                }[name]
-                links.append({"recipient": rcpt.address, "field": name, "value": value, "seq": seq})
+            seq, session = self._result_seq.get((message.queue_id, rcpt.address), (0, ""))
+            command = self._commands.get((message.queue_id, rcpt.address), "")
+            source = f"the reply to {command}" if command else "the outcome"
+            source += f" in session {session}" if session else ""
+            source += f" at {iso(rcpt.last_attempt)}" if rcpt.last_attempt else ""
+            if rcpt.action is DsnAction.FAILED and rcpt.status.startswith("4"):
+                source += ", the last attempt before the queue lifetime ran out"
+            values = {
+                "Action": str(rcpt.action),
+                "Status": rcpt.status,
+                "Remote-MTA": rcpt.remote_mta,
+                "Diagnostic-Code": rcpt.diagnostic,
+                "Last-Attempt-Date": "",
+            }
+            for name, value in values.items():
+                links.append(
+                    {
+                        "recipient": rcpt.address,
+                        "field": name,
+                        "value": value,
+                        "seq": seq,
+                        "source": source,
+                    }
+                )
         return tuple(links)
 
     def _queue_event(self, qid: str, state: str) -> int:
@@ -382,7 +401,7 @@ class QueueRunner:
             relay=event.relay,
             dsn=dsn,
         )
-        self._result_seq[(attempt.queue_id, event.recipient)] = event.seq
+        self._result_seq[(attempt.queue_id, event.recipient)] = (event.seq, event.session)
         self._commands[(attempt.queue_id, event.recipient)] = self._command_for(event, attempt)
 
     def _command_for(self, event: RecipientResult, attempt: _Attempt) -> str:
