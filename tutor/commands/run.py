@@ -73,10 +73,14 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
         async with world:
             result = await world.run()
     printer.close()
+    from tutor.render.timeline import render_timelines
+
+    for line in render_timelines(trace.events):  # only messages that were retried
+        print(line)
     verdict = "as expected" if result.ok else "NOT as the scenario expects"
     print(f"\nScenario {scenario.name!r} ended {verdict}.")
     for mismatch in result.mismatches:
         print(f"  !! {mismatch}")
     if args.keep:
-        print(f"Mailboxes, CA and trace kept in {args.keep}")
+        print(f"Mailboxes, CA, trace and mail log kept in {args.keep}")
     return 0 if result.ok else 1

@@ -1,0 +1,126 @@
+"""The retry schedule of each queued message as a timeline: attempt, time, reply, next attempt.
+
+Built from the trace alone (QueueChange, RecipientResult and Bounce events), so it works on a
+live run and on a recorded one alike. An attempt starts when the message enters the active
+queue; its row shows the replies that attempt got and when the queue manager will try next,
+or how the message left the queue (delivered, returned to the sender with a DSN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tutor.trace import Bounce, Event, QueueChange, RecipientResult
+
+WIDTH = 100
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: float
+    results: list[RecipientResult] = field(default_factory=list)
+    next_at: float | None = None
+    notes: list[str] = field(default_factory=list)  # "delay warning sent", "returned: DSN X"
+
+
+@dataclass
+class Timeline:
+    queue_id: str
+    arrival: float
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def retried(self) -> bool:
+        return len(self.attempts) > 1
+
+
+def build_timelines(events: Iterable[Event]) -> list[Timeline]:
+    """One timeline per queue id, in order of arrival."""
+    timelines: dict[str, Timeline] = {}
+    for event in events:
+        if isinstance(event, QueueChange):
+            line = timelines.get(event.queue_id)
+            if event.state == "incoming" and line is None:
+                timelines[event.queue_id] = Timeline(event.queue_id, event.time)
+            elif line is None:
+                continue
+            elif event.state == "active" and event.reason != "recovered after restart":
+                line.attempts.append(Attempt(len(line.attempts) + 1, event.time))
+            elif event.state == "deferred" and line.attempts:
+                line.attempts[-1].next_at = event.next_attempt
+            elif event.state == "removed" and line.attempts:
+                last = line.attempts[-1]
+                if not last.notes and all(r.outcome == "delivered" for r in last.results):
+                    last.notes.append("delivered: removed from the queue")
+        elif isinstance(event, RecipientResult):
+            line = timelines.get(event.queue_id)
+            if line is not None and line.attempts:
+                line.attempts[-1].results.append(event)
+        elif isinstance(event, Bounce):
+            line = timelines.get(event.queue_id)
+            if line is not None and line.attempts:
+                what = "delay warning" if event.action == "delayed" else "returned to sender"
+                line.attempts[-1].notes.append(f"{what}: DSN {event.dsn_queue_id}")
+    return list(timelines.values())
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%m-%d %H:%M:%S")
+
+
+def _span(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"+{whole}s"
+    if whole < 3600:
+        return f"+{whole // 60}m{whole % 60:02d}s" if whole % 60 else f"+{whole // 60}m"
+    if whole < 86400:
+        return f"+{whole // 3600}h{(whole % 3600) // 60:02d}m"
+    return f"+{whole // 86400}d{(whole % 86400) // 3600:02d}h{(whole % 3600) // 60:02d}m"
+
+
+def _reply(attempt: Attempt) -> str:
+    parts = []
+    for result in attempt.results:
+        who = result.recipient.split("@", 1)[0]
+        reply = result.reply or str(result.outcome)
+        parts.append(f"{who}: {reply}" if len(attempt.results) > 1 else reply)
+    return "; ".join(parts) or "-"
+
+
+def render_timeline(timeline: Timeline, width: int = WIDTH) -> list[str]:
+    """The table: attempt number, world time (and time since arrival), reply, what next."""
+    head = f"Retry timeline of {timeline.queue_id} (arrived {_when(timeline.arrival)} UTC)"
+    lines = [head, "─" * min(width, max(len(head), 40))]
+    lines.append(f"{'#':>4}  {'time':<14} {'since':>10}  {'reply':<40}  next")
+    reply_width = max(20, width - 4 - 2 - 15 - 11 - 2 - 2 - 24)
+    for attempt in timeline.attempts:
+        reply = _reply(attempt)
+        if len(reply) > reply_width:
+            reply = reply[: reply_width - 1] + "…"
+        if attempt.next_at is not None:
+            after = _span(attempt.next_at - attempt.at)
+            nxt = f"{after} ({_when(attempt.next_at)[6:]})"
+        else:
+            nxt = ""
+        extra = "; ".join(attempt.notes)
+        nxt = f"{nxt}; {extra}" if nxt and extra else nxt or extra
+        since = _span(attempt.at - timeline.arrival)
+        when = _when(attempt.at)
+        lines.append(f"{attempt.number:>4}  {when:<14} {since:>10}  {reply:<{reply_width}}  {nxt}")
+    return lines
+
+
+def render_timelines(events: Iterable[Event], width: int = WIDTH) -> list[str]:
+    """Timelines of every message that was tried more than once (nothing if none was)."""
+    out: list[str] = []
+    for timeline in build_timelines(events):
+        if timeline.retried:
+            out += ["", *render_timeline(timeline, width)]
+    return out
+
+
+__all__ = ["Attempt", "Timeline", "build_timelines", "render_timeline", "render_timelines"]
