@@ -28,12 +28,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def serve(scenario, args: argparse.Namespace) -> int:
+    from tutor.clock import RealClock
     from tutor.render.serveinfo import render_serve_info
     from tutor.render.transcript import TranscriptPrinter, should_colour
     from tutor.world.world import World
 
     trace = Trace()
-    world = World(scenario, run_dir=args.keep, trace=trace)
+    # Learners' own clients live in real time: a retry in 300 s really takes five minutes.
+    world = World(scenario, run_dir=args.keep, trace=trace, clock=RealClock())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
