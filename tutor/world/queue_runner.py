@@ -119,6 +119,10 @@ class _Attempt:
     command: dict[str, str] = field(default_factory=dict)  # session -> the last command sent
     notes: list[str] = field(default_factory=list)
     timed_out: set[str] = field(default_factory=set)
+    relays: dict[str, str] = field(default_factory=dict)  # session -> name[addr]:port
+    rcpt: dict[str, str] = field(default_factory=dict)  # session -> the address in RCPT TO
+    accepted: dict[str, list[str]] = field(default_factory=dict)  # RCPTs the server took
+    early: set[str] = field(default_factory=set)  # delivered, persisted at the 250 itself
 
 
 class QueueRunner:
@@ -377,20 +381,54 @@ class QueueRunner:
         elif isinstance(event, TcpConnect):
             if event.ok:
                 attempt.connected[event.session] = event.time
+                address, _, port = event.dst.rpartition(":")
+                attempt.relays[event.session] = f"{event.dst_host}[{address}]:{port}"
             else:
                 self._log(ConnectFailure(f"{event.dst_host}[{event.dst}]", event.error), event)
         elif isinstance(event, SmtpLine):
             if event.direction is Direction.CLIENT_TO_SERVER:
-                verb = event.text.split(" ", 1)[0].upper()
-                name = "end of DATA" if event.is_payload else _COMMAND_NAMES.get(verb, verb)
-                attempt.command[event.session] = name
+                self._sent(event, attempt)
             elif len(event.text) < 4 or event.text[3] != "-":
-                command = attempt.command.get(event.session, "")
-                attempt.replies.setdefault(event.session, []).append((command, event.text))
+                self._replied(event, attempt)
         elif isinstance(event, TcpClose) and event.reason == "timeout":
             self._timed_out(event, attempt)
 
+    def _sent(self, event: SmtpLine, attempt: _Attempt) -> None:
+        verb = event.text.split(" ", 1)[0].upper()
+        name = "end of DATA" if event.is_payload else _COMMAND_NAMES.get(verb, verb)
+        attempt.command[event.session] = name
+        if verb == "MAIL" and not event.is_payload:
+            attempt.accepted[event.session] = []
+        elif verb == "RCPT" and not event.is_payload:
+            attempt.rcpt[event.session] = event.text.partition("<")[2].partition(">")[0]
+
+    def _replied(self, event: SmtpLine, attempt: _Attempt) -> None:
+        session, text = event.session, event.text
+        command = attempt.command.get(session, "")
+        attempt.replies.setdefault(session, []).append((command, text))
+        if command == "RCPT TO" and text.startswith("2"):
+            attempt.accepted.setdefault(session, []).append(attempt.rcpt.get(session, ""))
+        elif command == "end of DATA" and text.startswith("2"):
+            # The server took responsibility: persist it now, not after QUIT when the MTA
+            # reports, so a kill -9 in between cannot make us send the message again.
+            relay = attempt.relays.get(session, "")
+            for address in attempt.accepted.get(session, []):
+                self.spool.record_result(
+                    attempt.queue_id,
+                    address,
+                    RcptStatus.DELIVERED,
+                    text,
+                    event.time,
+                    relay=relay,
+                    dsn=split_status(text[4:])[0],
+                )
+                attempt.early.add(address.lower())
+
     def _record(self, event: RecipientResult, attempt: _Attempt) -> None:
+        if event.recipient.lower() in attempt.early and event.outcome is Outcome.DELIVERED:
+            self._result_seq[(attempt.queue_id, event.recipient)] = (event.seq, event.session)
+            self._commands[(attempt.queue_id, event.recipient)] = "end of DATA"
+            return  # already persisted when the 250 came in
         dsn, reply = split_status(self._postfix_words(event, attempt))
         self.spool.record_result(
             attempt.queue_id,
