@@ -146,7 +146,12 @@ async def resume(run_dir: Path) -> int:
 def main() -> int:
     mode, run_dir = sys.argv[1], Path(sys.argv[2])
     if mode == "submit":
-        accepted, count, kind, nth = Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+        accepted, count, kind, nth = (
+            Path(sys.argv[3]),
+            int(sys.argv[4]),
+            sys.argv[5],
+            int(sys.argv[6]),
+        )
         return asyncio.run(submit_many(run_dir, accepted, count, kind, nth))
     return asyncio.run(resume(run_dir))
 
