@@ -22,7 +22,5 @@ def main(args: argparse.Namespace) -> int:
     width = max((len(name) for name, _ in rows), default=0)
     for name, description in rows:
         print(f"{name:<{width}}  {description}")
-    print(
-        "\nPrint one: `smtp-tutor run NAME --plain`; step through it: `smtp-tutor run NAME`."
-    )
+    print("\nPrint one: `smtp-tutor run NAME --plain`; step through it: `smtp-tutor run NAME`.")
     return 0
