@@ -21,7 +21,7 @@ from tutor.trace import Event, SmtpLine, event_from_json
 from tutor.ui.app import TutorApp
 from tutor.ui.screens.run import RunScreen
 
-TRACE = Path(__file__).parent / "__snapshots__" / "traces" / "hello-unknown-user.jsonl"
+TRACE = Path(__file__).parent / "data" / "ui-hello-unknown-user.jsonl"
 SMALL = (80, 24)
 LARGE = (120, 40)
 
