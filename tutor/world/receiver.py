@@ -229,6 +229,20 @@ class ReceiverHandler:
         outcome = await self.run_data_policies(client_of(session), message)
         if outcome.reply:
             return outcome.reply
+        return await self.accept_message(session, envelope, content, outcome)
+
+    async def accept_message(
+        self,
+        session: TracedSession,
+        envelope: TracedEnvelope,
+        content: bytes,
+        outcome: DataOutcome,
+    ) -> str:
+        """Take responsibility for a message the policies let through: here, store it.
+
+        A gateway overrides this to relay instead; everything before it (queue id, policies)
+        is the same for every receiving host.
+        """
         when = self.ctx.clock.now()
         for recipient in envelope.rcpt_tos:
             headers = [

@@ -23,18 +23,15 @@ from tutor.world.client import SmtpClient, SmtpError
 from tutor.world.context import WorldContext
 from tutor.world.mailbox import Mailboxes
 from tutor.world.network import NotInWorldError, Service
-from tutor.world.queue_ids import new_queue_id
 from tutor.world.receiver import (
-    IncomingMessage,
+    DataOutcome,
     Policy,
     Receiver,
     ReceiverHandler,
-    client_of,
 )
 from tutor.world.smtpd import (
     TracedEnvelope,
     TracedSession,
-    TracedSMTP,
     prepend_headers,
     queue_reply,
     received_header,
@@ -181,20 +178,13 @@ class GatewayHandler(ReceiverHandler):
 
     relay: Relay
 
-    async def handle_DATA(
-        self, server: TracedSMTP, session: TracedSession, envelope: TracedEnvelope
+    async def accept_message(
+        self,
+        session: TracedSession,
+        envelope: TracedEnvelope,
+        content: bytes,
+        outcome: DataOutcome,
     ) -> str:
-        envelope.queue_id = new_queue_id()
-        content = envelope.original_content or b""
-        message = IncomingMessage(
-            sender=envelope.sender,
-            recipients=tuple(envelope.rcpt_tos),
-            content=content,
-            queue_id=envelope.queue_id,
-        )
-        outcome = await self.run_data_policies(client_of(session), message)
-        if outcome.reply:
-            return outcome.reply
         received = received_header(
             session,
             self.host.name,
