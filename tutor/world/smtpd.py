@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import enum
 import logging
 import re
@@ -48,6 +47,7 @@ from tutor.trace import (
     TcpClose,
     TcpConnect,
     TlsHandshake,
+    event_with,
 )
 from tutor.world.client import describe_certificate
 from tutor.world.context import WorldContext
@@ -702,7 +702,7 @@ class TracedSMTP(SMTP):
 
     def _publish(self, event: Event) -> None:
         self.ctx.publish(
-            dataclasses.replace(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
+            event_with(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
         )
 
 
