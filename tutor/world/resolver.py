@@ -10,6 +10,7 @@ client-side DnsQuery + DnsAnswer; a cache hit is published too (transport "cache
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -125,6 +126,25 @@ class _CacheEntry:
     resolution: Resolution
     stored: float  # clock time the answer arrived
     expires: float
+    # The answer as last handed out, with its TTLs aged by ``age`` whole seconds, and the
+    # answer-section lines of its trace event: a busy MX asks the same cached question many
+    # times within one second, and the aged copy is the same every time.
+    age: int = -1
+    served: Resolution | None = None
+    lines: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = ((), (), ())
+
+
+@functools.lru_cache(maxsize=1024)
+def _question(qname: str, rdtype: str) -> tuple[dns.name.Name, str] | None:
+    """The parsed name and canonical type of a question, or None for a name that cannot be.
+
+    Parsing is pure and the names a world asks about are few, so it is done once per text.
+    """
+    canonical = dns.rdatatype.to_text(dns.rdatatype.from_text(rdtype.upper()))
+    try:
+        return dns.name.from_text(qname), canonical
+    except dns.exception.DNSException:
+        return None
 
 
 class WorldResolver:
@@ -170,11 +190,11 @@ class WorldResolver:
         stage: Stage = Stage.DNS,
     ) -> Resolution:
         """Look up ``qname``/``rdtype`` for ``host``; a failure is an rcode, never an exception."""
-        rdtype = dns.rdatatype.to_text(dns.rdatatype.from_text(rdtype.upper()))
-        try:
-            name = dns.name.from_text(qname)
-        except dns.exception.DNSException:
+        question = _question(qname, rdtype)
+        if question is None:
+            rdtype = dns.rdatatype.to_text(dns.rdatatype.from_text(rdtype.upper()))
             return Resolution(qname=qname, rdtype=rdtype, rcode=BADNAME, transport="")
+        name, rdtype = question
         key = (name, rdtype)
         entry = self._cache.get(key)
         now = self.ctx.clock.now()
@@ -317,16 +337,20 @@ class WorldResolver:
         self, entry: _CacheEntry, now: float, *, host: str, session: str, stage: Stage
     ) -> Resolution:
         age = int(now - entry.stored)
-        cached = entry.resolution
-        resolution = replace(
-            cached,
-            records=_aged(cached.records, age),
-            authority=_aged(cached.authority, age),
-            additional=_aged(cached.additional, age),
-            cached=True,
-            transport=CACHE,
-            elapsed_ms=0.0,
-        )
+        if entry.served is None or entry.age != age:
+            cached = entry.resolution
+            entry.served = replace(
+                cached,
+                records=_aged(cached.records, age),
+                authority=_aged(cached.authority, age),
+                additional=_aged(cached.additional, age),
+                cached=True,
+                transport=CACHE,
+                elapsed_ms=0.0,
+            )
+            entry.age = age
+            entry.lines = _lines(entry.served)
+        resolution = entry.served
         self.ctx.publish(
             DnsQuery(
                 host=host,
@@ -340,12 +364,22 @@ class WorldResolver:
                 transport=CACHE,
             )
         )
-        self._publish_answer(resolution, host=host, session=session, stage=stage, query_id=0)
+        self._publish_answer(
+            resolution, host=host, session=session, stage=stage, query_id=0, lines=entry.lines
+        )
         return resolution
 
     def _publish_answer(
-        self, resolution: Resolution, *, host: str, session: str, stage: Stage, query_id: int
+        self,
+        resolution: Resolution,
+        *,
+        host: str,
+        session: str,
+        stage: Stage,
+        query_id: int,
+        lines: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None,
     ) -> None:
+        answer, authority, additional = lines or _lines(resolution)
         explain = (
             "dns.cached"
             if resolution.cached
@@ -367,9 +401,9 @@ class WorldResolver:
                 server=self.server,
                 rcode=resolution.rcode,
                 flags=resolution.flags,
-                answer=tuple(record.line for record in resolution.records),
-                authority=tuple(record.line for record in resolution.authority),
-                additional=tuple(record.line for record in resolution.additional),
+                answer=answer,
+                authority=authority,
+                additional=additional,
                 transport=resolution.transport,
                 query_id=query_id,
                 cached=resolution.cached,
@@ -405,6 +439,17 @@ def _records(rrsets: Iterable[dns.rrset.RRset]) -> tuple[Record, ...]:
         for rrset in rrsets
         if rrset.rdclass == dns.rdataclass.IN
         for rdata in rrset
+    )
+
+
+def _lines(
+    resolution: Resolution,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Each section's records as zone-file lines, as a DnsAnswer event carries them."""
+    return (
+        tuple(record.line for record in resolution.records),
+        tuple(record.line for record in resolution.authority),
+        tuple(record.line for record in resolution.additional),
     )
 
 
