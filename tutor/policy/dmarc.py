@@ -13,6 +13,7 @@ sample let the policy act.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -256,7 +257,7 @@ async def _discover(
         steps.add(f"{len(records)} DMARC records at _dmarc.{domain}: ambiguous, DMARC not applied")
         return _Discovery()
     try:
-        record = parse_record(records[0])
+        record = _parsed_record(records[0])
     except DmarcRecordError as exc:
         steps.add(f"the record at _dmarc.{domain} is unusable ({exc}): DMARC not applied")
         return _Discovery()
@@ -414,3 +415,8 @@ def dmarc_verdict(result: DmarcResult) -> Verdict:
             "policy": str(result.applied_policy or ""),
         },
     )
+
+
+# Each distinct record text is parsed once (the result is frozen); the _dmarc lookup itself
+# still goes through the resolver and its TTL cache every time, and is traced.
+_parsed_record = functools.lru_cache(maxsize=256)(parse_record)

@@ -9,6 +9,7 @@ the world every query is a real one to the world's DNS server and shows up in th
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -254,7 +255,7 @@ class _Evaluation:
         text = candidates[0]
         self.steps.add(f"SPF record of {domain}: {text}")
         try:
-            return parse_record(text)
+            return _parsed_record(text)
         except SpfSyntaxError as exc:
             raise _PermError(f"syntax error in the record of {domain}: {exc}") from None
 
@@ -681,3 +682,9 @@ def _header_value(value: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*", value):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# A record's text always parses to the same frozen Record; an MX evaluates the same few records
+# for every message, so each distinct text is parsed once. The TXT lookup itself still happens
+# every time, through the resolver and its TTL cache, and is traced.
+_parsed_record = functools.lru_cache(maxsize=256)(parse_record)
