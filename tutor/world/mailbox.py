@@ -10,7 +10,6 @@ Layout, with ``root`` usually ``<run_dir>/mailboxes``::
 
 from __future__ import annotations
 
-import asyncio
 import email.policy
 import itertools
 import mailbox
@@ -83,19 +82,6 @@ class Mailboxes:
             # Someone removed the Maildir since (a lesson resetting mailboxes): make it again.
             self.maildir(address, folder)
             return _write_maildir_file(directory, content)
-
-    async def deliver_async(self, address: str, message_bytes: bytes, folder: str = INBOX) -> Path:
-        """``deliver``, with the disk work on a worker thread so the event loop keeps serving.
-
-        The thread is forced by the operating system, not by a library: there is no
-        non-blocking fsync, and a local delivery agent must not say "delivered" before the
-        file is on disk. On the world's single event loop a synchronous fsync would stall every
-        other session (and the DNS server) for the disk's latency; a real MTA runs its delivery
-        agents as separate processes for the same reason. The caller still awaits the fsync
-        before it answers 250.
-        """
-        self._make_ready(address, folder)  # here, so two threads never race to create it
-        return await asyncio.to_thread(self.deliver, address, message_bytes, folder)
 
     def _make_ready(self, address: str, folder: str) -> None:
         """Create the Maildir on its first delivery only; later ones go straight to the file."""
