@@ -256,6 +256,7 @@ async def test_mailbox_full_is_retried_until_it_clears(start_world) -> None:
 
 
 FAULT_REPLIES = {
+    Fault.DOWN: "4.4.1 connect to mx.example.net[127.0.0.13]",
     Fault.GREET_421: "421 4.3.2",
     Fault.RCPT_451: "451 4.3.0",
     Fault.RCPT_452: "452 4.5.3",
@@ -291,6 +292,24 @@ async def test_every_temporary_fault_defers_and_the_retry_after_it_clears_delive
         assert first.time - attempts_of(world, first.queue_id)[0] >= 298
         logged = [e.text for e in world.trace.of_type(LogLine) if "status=deferred" in e.text]
         assert "timed out while receiving the initial server greeting" in logged[0]
+
+
+async def test_mx_outage_retries_while_refused_and_delivers_on_the_first_retry_after_it(
+    start_world,
+) -> None:
+    async with start_world("mx-outage") as world:
+        result = await world.run()
+    assert result.ok, result.mismatches
+    queue_id = first_queue_id(world)
+    start = attempts_of(world, queue_id)[0]
+    since = [round(t - start) for t in attempts_of(world, queue_id)]
+    # Postfix: wait as long as the message has been queued, 300..4000 s, on 300 s queue runs.
+    assert since == [0, 300, 600, 1200, 2400, 4800]
+    *refused, delivered = world.results
+    assert all(r.reply.startswith("4.4.1 connect to mx.example.net") for r in refused)
+    assert delivered.outcome is Outcome.DELIVERED
+    up = [n for n in world.trace.of_type(Note) if "is up again after 1 h" in n.text]
+    assert len(up) == 1 and up[0].time - start == pytest.approx(3600, abs=1)
 
 
 # --------------------------------------------------------------------------- kill -9

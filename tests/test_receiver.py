@@ -20,6 +20,7 @@ from tutor.scenario import Fault, Scenario, load_scenario
 from tutor.trace import (
     Delivery,
     Direction,
+    LogLine,
     Side,
     SmtpLine,
     Stage,
@@ -543,11 +544,27 @@ async def test_no_starttls_fault_neither_offers_nor_accepts_starttls(start_mx: S
     await raw.close()
 
 
-async def test_down_fault_means_nothing_listens(start_mx: StartMx) -> None:
+async def test_down_fault_refuses_connections_and_keeps_the_port(start_mx: StartMx) -> None:
     mx = await start_mx(faults=frozenset({Fault.DOWN}))
     assert not mx.receiver.listening
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection(mx.address, mx.port)
+    # Bound without listening: nobody else on a shared machine can take the host's port.
+    with socket.socket() as other, pytest.raises(OSError):
+        other.bind((mx.address, mx.port))
+
+
+async def test_a_down_host_with_fault_clears_after_comes_up_and_greets(start_mx: StartMx) -> None:
+    mx = await start_mx(faults=frozenset({Fault.DOWN}), fault_clears_after=0.3)
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(mx.address, mx.port)
+    await asyncio.sleep(0.5)  # the real clock: the alarm starts the service
+    assert mx.receiver.listening
+    raw, greeting = await Raw.open(mx)
+    assert greeting == f"220 {MX} ESMTP"
+    await raw.close()
+    logged = [e.text for e in mx.ctx.trace.of_type(LogLine)]
+    assert any(text.startswith("daemon started") for text in logged)
 
 
 # --------------------------------------------------------------------------- policies

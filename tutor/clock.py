@@ -7,9 +7,14 @@ every attempt stays real: waiting on it jumps time forward instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+
+Alarm = Callable[[], None]
 
 
 class Clock(Protocol):
@@ -23,6 +28,38 @@ class Clock(Protocol):
         """Wait ``seconds`` of this clock's time."""
         ...
 
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        """Call ``alarm`` once this clock reads ``when`` (on the running event loop)."""
+        ...
+
+
+class _Alarms:
+    """Alarms waiting for a clock whose time can jump: fired as soon as it has passed them.
+
+    A clock that skips a wait must not skip what was due in between (a host that comes back
+    up after an hour must be up for the retry two hours later), so every jump fires them.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Alarm]] = []
+        self._order = itertools.count()
+
+    def add(self, when: float, alarm: Alarm) -> None:
+        heapq.heappush(self._due, (when, next(self._order), alarm))
+
+    def fire(self, now: float) -> None:
+        while self._due and self._due[0][0] <= now:
+            heapq.heappop(self._due)[2]()
+
+    def jump(self, target: float, move_to: Callable[[float], None]) -> None:
+        """Move the clock to ``target``, stopping at each alarm on the way to fire it there,
+        so what an alarm does is stamped with its own time, not the end of the jump."""
+        while self._due and self._due[0][0] <= target:
+            when, _, alarm = heapq.heappop(self._due)
+            move_to(when)
+            alarm()
+        move_to(target)
+
 
 class RealClock:
     """Wall-clock time; sleeping really sleeps."""
@@ -32,6 +69,9 @@ class RealClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        asyncio.get_running_loop().call_later(max(0.0, when - self.now()), alarm)
 
 
 class SimulatedClock:
@@ -45,6 +85,7 @@ class SimulatedClock:
         if isinstance(start, datetime):
             start = start.timestamp()
         self._now = float(start if start is not None else time.time())
+        self._alarms = _Alarms()
 
     def now(self) -> float:
         return self._now
@@ -52,10 +93,18 @@ class SimulatedClock:
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
-        self._now += seconds
+        self._alarms.jump(self._now + seconds, self._set)
 
     def advance_to(self, when: float) -> None:
+        self._alarms.jump(max(self._now, when), self._set)
+
+    def _set(self, when: float) -> None:
         self._now = max(self._now, when)
+
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        self._alarms.add(when, alarm)
+        if when <= self._now:  # already due: on the next turn of the loop, as a timer would
+            asyncio.get_running_loop().call_soon(self._alarms.fire, self._now)
 
     async def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
@@ -73,6 +122,7 @@ class FastForwardClock:
     def __init__(self, start: float | None = None) -> None:
         self._real_start = time.time()
         self._offset = (start - self._real_start) if start is not None else 0.0
+        self._alarms = _Alarms()
 
     def now(self) -> float:
         return time.time() + self._offset
@@ -80,7 +130,16 @@ class FastForwardClock:
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
-        self._offset += seconds
+        self._alarms.jump(self.now() + seconds, self._set)
+
+    def _set(self, when: float) -> None:
+        self._offset = max(self._offset, when - time.time())
+
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        """Due after a skipped wait or when real time gets there, whichever comes first."""
+        self._alarms.add(when, alarm)
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, when - self.now()), lambda: self._alarms.fire(self.now()))
 
     def advance_to(self, when: float) -> None:
         self.advance(max(0.0, when - self.now()))

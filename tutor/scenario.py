@@ -43,7 +43,7 @@ class Fault(StrEnum):
     apply to the users in ``fault_users`` only, when the host lists any.
     """
 
-    DOWN = "down"  # nothing listens: connections are refused
+    DOWN = "down"  # the port is bound but not listening: connections are refused
     GREET_421 = "greet-421"  # greets with 421 and closes, like an overloaded server
     NO_STARTTLS = "no-starttls"  # does not offer STARTTLS
     TIMEOUT = "timeout"  # accepts the connection and never says a word

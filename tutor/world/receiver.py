@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Delivery, Side, Stage
+from tutor.trace import Delivery, LogLine, Note, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.mailbox import INBOX, Mailboxes
 from tutor.world.queue_ids import new_queue_id
@@ -317,10 +317,11 @@ class Receiver:
         offers_tls = host.tls and Fault.NO_STARTTLS not in host.faults
         self._tls = ssl_context if offers_tls else None
         self._listener: Listener | None = None
+        self._coming_up: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
-        return self._listener is not None
+        return self._listener is not None and self._listener.serving
 
     def _protocol(self) -> TracedSMTP:
         return TracedSMTP(
@@ -333,17 +334,64 @@ class Receiver:
         )
 
     async def start(self) -> None:
-        """Listen on the host's own address; a host with the ``down`` fault does not listen."""
-        if Fault.DOWN in self.host.faults:
-            return
+        """Listen on the host's own address; a host with the ``down`` fault refuses connections.
+
+        A down host still binds its port without listening, so connecting is refused (RST) as
+        with a real host whose mail server is stopped. With ``fault_clears_after`` it comes up
+        at that world time: the queue's next retry after it gets through.
+        """
         bind = self.ctx.plan.host(self.host.name).bind_address
         self._listener = Listener(self._protocol, bind, self.port)
-        await self._listener.start()
+        if Fault.DOWN not in self.host.faults:
+            await self._listener.start()
+            return
+        self._listener.reserve()
+        clears = self.host.fault_clears_after
+        if clears > 0:
+            self.ctx.clock.call_at(self.handler.started + clears, self._come_up)
+
+    def _come_up(self) -> None:
+        """The host's mail service starts: from now on connections are accepted."""
+        if self._listener is None:  # the world stopped first
+            return
+        self._listener.listen_now()  # at once: a connection made right now must not be refused
+        self._coming_up = asyncio.ensure_future(self._listener.start())
+        cleared = _world_span(self.host.fault_clears_after)
+        self.ctx.publish(
+            Note(
+                host=self.host.name,
+                stage=Stage.CONNECT,
+                side=Side.SERVER,
+                text=f"{self.host.name} is up again after {cleared} of world time: "
+                f"port {self.port} now accepts connections (fault 'down' cleared)",
+            )
+        )
+        self.ctx.publish(
+            LogLine(
+                host=self.host.name,
+                stage=Stage.CONNECT,
+                side=Side.SERVER,
+                program="postfix/master",
+                text="daemon started -- version 3.7.11, configuration /etc/postfix",
+            )
+        )
 
     async def stop(self) -> None:
+        if self._coming_up is not None:
+            await self._coming_up
+            self._coming_up = None
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
+
+
+def _world_span(seconds: float) -> str:
+    """'1 h', '20 min', '90 s': how long a fault lasted, as a scenario writer would say it."""
+    whole = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size} {unit}"
+    return f"{whole} s"
 
 
 __all__ = [

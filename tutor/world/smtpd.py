@@ -26,6 +26,7 @@ import collections
 import enum
 import logging
 import re
+import socket
 import ssl
 import weakref
 from collections.abc import Callable
@@ -59,6 +60,7 @@ logging.getLogger("mail.log").addHandler(logging.NullHandler())
 
 CRLF = b"\r\n"
 GREETING_IDENT = "ESMTP"  # Postfix's banner is "$myhostname ESMTP $mail_name"; we omit the name
+BACKLOG = 100  # asyncio's default listen backlog
 COMMAND_LIMIT = 512  # RFC 5321 §4.5.3.1.4
 MAIL_PARAMS_ALLOWANCE = 26 + 10 + 14  # SIZE= (RFC 1870), SMTPUTF8, BODY=8BITMIME
 
@@ -738,25 +740,54 @@ class Listener:
         self.bind_address = ensure_loopback(bind_address)
         self.port = port
         self._ssl = ssl_context
+        self._socket: socket.socket | None = None
         self._server: asyncio.Server | None = None
         self._live: weakref.WeakSet[TracedSMTP] = weakref.WeakSet()
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
 
     def _make(self) -> TracedSMTP:
         protocol = self._factory()
         self._live.add(protocol)
         return protocol
 
+    def reserve(self) -> None:
+        """Bind the port without listening: connections to it are refused, as to a host that is
+        down, and no other program on a shared machine can take the port meanwhile."""
+        if self._socket is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.bind_address, self.port))
+            except OSError:
+                sock.close()
+                raise
+            sock.setblocking(False)
+            self._socket = sock
+
+    def listen_now(self) -> None:
+        """Accept connections from this moment on (the kernel queues them until ``start``)."""
+        self.reserve()
+        assert self._socket is not None
+        self._socket.listen(BACKLOG)
+
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        self.listen_now()
         if self._ssl is not None:
             record_sni(self._ssl)
-        self._server = await loop.create_server(
-            self._make, self.bind_address, self.port, ssl=self._ssl, reuse_address=True
+        self._server = await asyncio.get_running_loop().create_server(
+            self._make, sock=self._socket, ssl=self._ssl, backlog=BACKLOG
         )
 
     async def stop(self) -> None:
         if self._server is None:
+            if self._socket is not None:  # reserved, never served
+                self._socket.close()
+                self._socket = None
             return
+        self._socket = None  # the server owns it now and closes it
         self._server.close()
         for protocol in list(self._live):
             if protocol.transport is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.clock import Clock, FastForwardClock
-from tutor.scenario import Fault, Role, Scenario
+from tutor.scenario import Role, Scenario
 from tutor.trace import (
     Outcome,
     RecipientResult,
@@ -179,9 +179,6 @@ class World:
                 continue
             tls = ctx.ca.server_context(host.name, host.address) if host.tls else None
             smtp_port = plan.allocate_port(host.name, Service.SMTP)
-            if Fault.DOWN in host.faults:
-                # The port is planned (peers route to it) but nothing listens: refused.
-                continue
             # Filtering (issue 4): the host's checks as policies; a gateway relays onwards.
             kind = GatewayReceiver if host.relay_to else Receiver
             policies = build_policies(

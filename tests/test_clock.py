@@ -1,0 +1,54 @@
+"""Clocks: alarms fire when world time reaches them, however the clock got there."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tutor.clock import FastForwardClock, RealClock, SimulatedClock
+
+T0 = 1_700_000_000.0
+
+
+async def test_simulated_alarms_fire_in_order_when_a_jump_passes_them() -> None:
+    clock = SimulatedClock(T0)
+    fired: list[str] = []
+    clock.call_at(T0 + 3600, lambda: fired.append(f"1h at {clock.now() - T0:.0f}"))
+    clock.call_at(T0 + 60, lambda: fired.append(f"1m at {clock.now() - T0:.0f}"))
+    clock.advance(59)
+    assert fired == []
+    await clock.sleep(7200)  # one jump over both: each fires at its own time
+    assert fired == ["1m at 60", "1h at 3600"]
+    assert clock.now() == T0 + 7259
+    clock.advance(86400)
+    assert len(fired) == 2  # each alarm fires once
+
+
+async def test_a_simulated_alarm_already_due_fires_on_the_next_loop_turn() -> None:
+    clock = SimulatedClock(T0)
+    fired: list[float] = []
+    clock.call_at(T0 - 1, lambda: fired.append(clock.now()))
+    assert fired == []
+    await asyncio.sleep(0)
+    assert fired == [T0]
+
+
+async def test_fast_forward_alarms_fire_on_a_skipped_wait_or_in_real_time() -> None:
+    clock = FastForwardClock(T0)
+    fired: list[str] = []
+    clock.call_at(clock.now() + 0.05, lambda: fired.append("reached"))
+    await asyncio.sleep(0.1)
+    assert fired == ["reached"]
+    due = clock.now() + 300
+    clock.call_at(due, lambda: fired.append(f"skipped to, at +{clock.now() - due:.0f} s"))
+    await clock.sleep(299)
+    assert fired == ["reached"]
+    await clock.sleep(3600)
+    assert fired == ["reached", "skipped to, at +0 s"]
+
+
+async def test_real_clock_alarms_wait_real_time() -> None:
+    clock = RealClock()
+    done = asyncio.Event()
+    clock.call_at(clock.now() + 0.05, done.set)
+    assert not done.is_set()
+    await asyncio.wait_for(done.wait(), 1)
