@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from tutor.scenario import Fault, HostSpec, Scenario
 from tutor.trace import Note, Side, Stage
-from tutor.world.receiver import Client, Decision, IncomingMessage, Policy
+from tutor.world.receiver import Client, Decision, IncomingMessage, Policy, fault_holds
 
 if TYPE_CHECKING:
     from tutor.world.context import WorldContext
@@ -71,8 +71,7 @@ class FaultPolicy(Policy):
 
     def active(self) -> bool:
         """Whether the faults still hold on the world clock."""
-        clears = self.host.fault_clears_after
-        return clears <= 0 or self.ctx.clock.now() < self.started + clears
+        return fault_holds(self.host, self.started, self.ctx.clock.now())
 
     def hits(self, recipient: str) -> bool:
         return not self.users or recipient.lower() in self.users

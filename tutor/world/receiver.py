@@ -160,9 +160,7 @@ class ReceiverHandler:
         self.started = ctx.clock.now()
 
     def _fault_holds(self) -> bool:
-        """A temporary fault stops ``fault_clears_after`` seconds of world time after the start."""
-        clears = self.host.fault_clears_after
-        return clears <= 0 or self.ctx.clock.now() < self.started + clears
+        return fault_holds(self.host, self.started, self.ctx.clock.now())
 
     async def handle_CONNECT(
         self, server: TracedSMTP, session: TracedSession, envelope: TracedEnvelope
@@ -385,6 +383,12 @@ class Receiver:
             self._listener = None
 
 
+def fault_holds(host: HostSpec, started: float, now: float) -> bool:
+    """A temporary fault stops ``fault_clears_after`` seconds of world time after the start."""
+    clears = host.fault_clears_after
+    return clears <= 0 or now < started + clears
+
+
 def _world_span(seconds: float) -> str:
     """'1 h', '20 min', '90 s': how long a fault lasted, as a scenario writer would say it."""
     whole = round(seconds)
@@ -403,4 +407,5 @@ __all__ = [
     "Policy",
     "Receiver",
     "ReceiverHandler",
+    "fault_holds",
 ]
