@@ -200,6 +200,11 @@ DEFAULT_TTL = 3600  # for files without $TTL: a learner's record set, not a serv
 class ZoneFileError(ValueError):
     """A zone file does not parse; str() is one line: "FILE:LINE: problem"."""
 
+    def __init__(self, filename: str, line: int, problem: str) -> None:
+        super().__init__(f"{filename}:{line}: {problem}")
+        self.line = line
+        self.problem = problem
+
 
 class _LineTrackingTokenizer(dns.tokenizer.Tokenizer):
     """Remembers the line of the last real token (dnspython reports the line after it)."""
@@ -233,7 +238,7 @@ def zone_from_text(text: str, *, origin: str = ".", filename: str = "<zone>") ->
     except dns.exception.DNSException as exc:
         problem = re.sub(r"^.*?:\d+: ", "", str(exc)) or type(exc).__name__
         line = tokenizer.token_line or tokenizer.line_number
-        raise ZoneFileError(f"{filename}:{line}: {problem}") from None
+        raise ZoneFileError(filename, line, problem) from None
     return zone
 
 

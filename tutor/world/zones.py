@@ -13,23 +13,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.exception
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
-import dns.tokenizer
 import dns.zone
-import dns.zonefile
 
+from tutor.policy.dnsapi import ZoneFileError, zone_from_text
 from tutor.scenario import Scenario
 from tutor.world.signing import publish_dkim_keys
 
 DEFAULT_TTL = 3600  # applies to records written without a TTL (a zone file's $TTL)
 SOA_TIMERS = "1 7200 3600 1209600 300"  # serial refresh retry expire minimum (negative TTL)
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-_ERROR_AT = re.compile(r"^.*?:(\d+): (.*)$", re.S)
 
 
 class ZoneError(Exception):
@@ -42,25 +39,6 @@ class _Named:
 
     name: dns.name.Name
     address: str
-
-
-class _LineTrackingTokenizer(dns.tokenizer.Tokenizer):
-    """A tokenizer that remembers the line of the last real token it returned.
-
-    dnspython reports the tokenizer's current line, which is already the next line when the
-    bad value was the last one on its line (the newline was read to end the token). The line
-    a teacher needs is the one the bad token is on.
-    """
-
-    token_line = 0
-
-    def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
-        replaying = self.ungotten_token is not None
-        line = self.line_number
-        token = super().get(want_leading, want_comment)
-        if not replaying and not token.is_eol_or_eof() and not token.is_whitespace():
-            self.token_line = line
-        return token
 
 
 def build_zones(scenario: Scenario) -> list[dns.zone.Zone]:
@@ -119,26 +97,11 @@ def _parse(scenario: Scenario, origin: str, text: str, written: str) -> dns.zone
     ``written`` is the text before substitution (same lines), quoted in errors because it is
     what the teacher sees in the scenario file.
     """
-    zone = dns.zone.Zone(dns.name.from_text(origin), relativize=False)
-    tokenizer = _LineTrackingTokenizer(text, filename="zone")
     try:
-        with zone.writer(True) as txn:
-            reader = dns.zonefile.Reader(
-                tokenizer,
-                dns.rdataclass.IN,
-                txn,
-                allow_include=False,
-                default_ttl=DEFAULT_TTL,
-            )
-            reader.read()
-    except dns.exception.DNSException as exc:
-        match = _ERROR_AT.match(str(exc))
-        problem = match.group(2) if match else (str(exc) or type(exc).__name__)
-        line = tokenizer.token_line or (int(match.group(1)) if match else 0)
-        raise ZoneError(
-            _where(scenario, origin, line, _line_text(written, line), problem)
-        ) from None
-    return zone
+        return zone_from_text(text, origin=origin, filename="zone")
+    except ZoneFileError as exc:
+        quoted = _line_text(written, exc.line)
+        raise ZoneError(_where(scenario, origin, exc.line, quoted, exc.problem)) from None
 
 
 def _add_default_soa_and_ns(zone: dns.zone.Zone, dns_name: dns.name.Name) -> None:
