@@ -52,3 +52,10 @@ async def test_real_clock_alarms_wait_real_time() -> None:
     clock.call_at(clock.now() + 0.05, done.set)
     assert not done.is_set()
     await asyncio.wait_for(done.wait(), 1)
+
+
+def test_spoken_span_keeps_whole_units_and_rounds_the_rest_down() -> None:
+    from tutor.clock import spoken_span
+
+    said = [spoken_span(s) for s in (45, 300, 3600, 5400, 86400, 90000, 35 * 86400 + 5)]
+    assert said == ["45 s", "5 min", "1 h", "90 min", "1 day", "25 h", "35 days"]

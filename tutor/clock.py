@@ -152,3 +152,23 @@ class FastForwardClock:
 def iso(timestamp: float) -> str:
     """An ISO 8601 UTC rendering used in traces and logs."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def spoken_span(seconds: float) -> str:
+    """A duration as people say it in mail logs and lessons: '1 h', '20 min', '90 s', '2 days'.
+
+    Whole units when it is an exact multiple (a scenario's "1h" stays "1 h"), otherwise the
+    largest unit that still reads well, rounded down.
+    """
+    whole = int(seconds)
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if whole >= size and whole % size == 0:
+            count = whole // size
+            return f"{count} {'day' if unit == 'days' and count == 1 else unit}"
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min"
+    if whole < 2 * 86400:
+        return f"{whole // 3600} h"
+    return f"{whole // 86400} days"

@@ -37,7 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tutor.clock import Clock
+from tutor.clock import Clock, spoken_span
 from tutor.policy.verdict import Action, Verdict
 
 STORE_VERSION = 1
@@ -224,7 +224,7 @@ class Greylist:
 
         entry = self._state.triplets.get(key)
         if entry is not None and now - entry.last > policy.max_age:
-            steps.append(f"last seen {_human(now - entry.last)} ago, past max-age: forgotten")
+            steps.append(f"last seen {spoken_span(now - entry.last)} ago, past max-age: forgotten")
             entry = None
         was_passed = entry is not None and entry.passed(policy.delay)
         if entry is None:
@@ -233,12 +233,12 @@ class Greylist:
         elif not was_passed and now - entry.first > policy.retry_window:
             first = now
             steps.append(
-                f"first seen {_human(now - entry.first)} ago, past the "
-                f"{_human(policy.retry_window)} retry window: starting over"
+                f"first seen {spoken_span(now - entry.first)} ago, past the "
+                f"{spoken_span(policy.retry_window)} retry window: starting over"
             )
         else:
             first = entry.first
-            steps.append(f"first seen {_human(now - first)} ago")
+            steps.append(f"first seen {spoken_span(now - first)} ago")
         self._state.triplets[key] = _Triplet(first, now)
         left = policy.delay - (now - first)
 
@@ -345,14 +345,3 @@ class Greylist:
             if now - last > max_age:
                 with contextlib.suppress(KeyError):
                     del self._state.clients[ip]
-
-
-def _human(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"

@@ -40,6 +40,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutor.clock import spoken_span
 from tutor.scenario import Fault, HostSpec, Scenario
 from tutor.trace import Delivery, LogLine, Note, Side, Stage
 from tutor.world.context import WorldContext
@@ -354,7 +355,7 @@ class Receiver:
             return
         self._listener.listen_now()  # at once: a connection made right now must not be refused
         self._coming_up = asyncio.ensure_future(self._listener.start())
-        cleared = _world_span(self.host.fault_clears_after)
+        cleared = spoken_span(self.host.fault_clears_after)
         self.ctx.publish(
             Note(
                 host=self.host.name,
@@ -387,15 +388,6 @@ def fault_holds(host: HostSpec, started: float, now: float) -> bool:
     """A temporary fault stops ``fault_clears_after`` seconds of world time after the start."""
     clears = host.fault_clears_after
     return clears <= 0 or now < started + clears
-
-
-def _world_span(seconds: float) -> str:
-    """'1 h', '20 min', '90 s': how long a fault lasted, as a scenario writer would say it."""
-    whole = round(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if whole >= size and whole % size == 0:
-            return f"{whole // size} {unit}"
-    return f"{whole} s"
 
 
 __all__ = [
