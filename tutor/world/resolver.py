@@ -287,20 +287,7 @@ class WorldResolver:
         question = query.question[0]
         qname = question.name.to_text()
         rdtype = dns.rdatatype.to_text(question.rdtype)
-        self.ctx.publish(
-            DnsQuery(
-                host=host,
-                session=session,
-                stage=stage,
-                side=Side.CLIENT,
-                explain="dns.query",
-                qname=qname,
-                qtype=rdtype,
-                server=self.server,
-                transport=transport,
-                query_id=query.id,
-            )
-        )
+        self._publish_query(qname, rdtype, transport, query.id, host, session, stage)
         started = time.perf_counter()
         send = dns.asyncquery.udp if transport == "udp" else dns.asyncquery.tcp
         extra = {"ignore_unexpected": True} if transport == "udp" else {}
@@ -325,6 +312,32 @@ class WorldResolver:
         resolution = replace(resolution, elapsed_ms=(time.perf_counter() - started) * 1000)
         self._publish_answer(resolution, host=host, session=session, stage=stage, query_id=query.id)
         return resolution
+
+    def _publish_query(
+        self,
+        qname: str,
+        rdtype: str,
+        transport: str,
+        query_id: int,
+        host: str,
+        session: str,
+        stage: Stage,
+    ) -> None:
+        """The question as the asking host sends it (or answers it from its cache)."""
+        self.ctx.publish(
+            DnsQuery(
+                host=host,
+                session=session,
+                stage=stage,
+                side=Side.CLIENT,
+                explain="dns.query",
+                qname=qname,
+                qtype=rdtype,
+                server=self.server,
+                transport=transport,
+                query_id=query_id,
+            )
+        )
 
     def _source_address(self, host: str) -> str | None:
         """Send from the host's own loopback address, so the server sees who asks."""
@@ -351,19 +364,7 @@ class WorldResolver:
             entry.age = age
             entry.lines = _lines(entry.served)
         resolution = entry.served
-        self.ctx.publish(
-            DnsQuery(
-                host=host,
-                session=session,
-                stage=stage,
-                side=Side.CLIENT,
-                explain="dns.query",
-                qname=resolution.qname,
-                qtype=resolution.rdtype,
-                server=self.server,
-                transport=CACHE,
-            )
-        )
+        self._publish_query(resolution.qname, resolution.rdtype, CACHE, 0, host, session, stage)
         self._publish_answer(
             resolution, host=host, session=session, stage=stage, query_id=0, lines=entry.lines
         )

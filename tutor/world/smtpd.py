@@ -757,8 +757,9 @@ class Listener:
         """Bind the port without listening: connections to it are refused, as to a host that is
         down, and no other program on a shared machine can take the port meanwhile."""
         if self._socket is None:
+            # No SO_REUSEADDR: with it, another program setting it too could bind the same
+            # port while this one is not listening (Linux allows that) and take its traffic.
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((self.bind_address, self.port))
             except OSError:
