@@ -407,7 +407,11 @@ class SmtpClient:
             # Registered before connecting so the server can name us the moment it accepts.
             plan.note_outgoing(self.host_name, self._local, self.session)
             src = f"{me.address}:{self._local[1]}"
-            await asyncio.wait_for(loop.sock_connect(sock, (real_address, port)), self.timeout)
+            # asyncio.timeout, never wait_for, throughout: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the inner await finishes, and a world being stopped
+            # (Ctrl-C on serve) would then wait for a queue run that never ends.
+            async with asyncio.timeout(self.timeout):
+                await loop.sock_connect(sock, (real_address, port))
         except (OSError, TimeoutError) as exc:
             sock.close()
             self._forget_local()
@@ -457,7 +461,8 @@ class SmtpClient:
         writer.close()
         # The peer may already be gone; the socket is closed either way.
         with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
-            await asyncio.wait_for(writer.wait_closed(), 2.0)
+            async with asyncio.timeout(2.0):
+                await writer.wait_closed()
         me = self.ctx.plan.host(self.host_name)
         port = self._local[1] if self._local else 0
         self._publish_close(f"{me.address}:{port}", reason or self._closed_reason or "closed")
@@ -624,7 +629,8 @@ class SmtpClient:
             # Published once handed to the socket and before draining: draining yields to the
             # loop, and the server must not be seen acting on bytes the trace has not sent yet.
             self._publish(line)
-            await asyncio.wait_for(writer.drain(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
         except (OSError, TimeoutError) as exc:
             await self.close("lost connection")
             raise SmtpConnectionLost(
@@ -638,7 +644,8 @@ class SmtpClient:
         raw_lines: list[bytes] = []
         while True:
             try:
-                line = await asyncio.wait_for(reader.readline(), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    line = await reader.readline()
             except TimeoutError:
                 await self.close("timeout")
                 raise SmtpTimeoutError(

@@ -161,10 +161,14 @@ class QueueRunner:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        # Cancel until it has stopped: a library await that swallows one cancellation (as
+        # 3.11's wait_for can) must not leave the runner waiting for mail forever.
+        while task is not None and not task.done():
             task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        if task is not None and not task.cancelled():
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                task.result()
         with contextlib.suppress(ValueError):
             self._unsubscribe()
 
