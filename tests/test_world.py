@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
@@ -252,3 +253,23 @@ async def test_openssl_s_client_starttls_verifies_the_mx_against_the_world_ca(st
     # the server recorded the student's session, encrypted, under its own session id
     student = [e for e in world.trace.of_type(SmtpLine) if e.side is Side.SERVER and e.encrypted]
     assert any(e.text == "EHLO student" for e in student)
+
+
+async def test_stopping_the_queue_outlasts_a_swallowed_cancellation(start_world) -> None:
+    """Ctrl-C on `serve` as a message landed once hung: an await inside a delivery (3.11's
+    wait_for) swallowed the cancel and the runner went back to waiting for mail."""
+
+    async def stubborn_runner() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()  # carries on as if nothing happened
+
+    async with start_world("hello") as world:
+        assert world.queue is not None
+        await world.queue.stop()
+        world.queue._task = asyncio.ensure_future(stubborn_runner())
+        await asyncio.sleep(0)
+        stopping = asyncio.ensure_future(world.queue.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=3)
+        stopping.cancel()  # only matters when the test fails: do not leave it behind
+        assert stopping in done, "the queue runner did not stop"
