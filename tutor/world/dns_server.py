@@ -315,10 +315,10 @@ class DnsServer:
         peer = Peer(str(peername[0]), int(peername[1]), "tcp")
         try:
             while True:
-                prefix = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
-                data = await asyncio.wait_for(
-                    reader.readexactly(int.from_bytes(prefix, "big")), TCP_IDLE_SECONDS
-                )
+                async with asyncio.timeout(TCP_IDLE_SECONDS):  # not wait_for: see client.py
+                    prefix = await reader.readexactly(2)
+                async with asyncio.timeout(TCP_IDLE_SECONDS):
+                    data = await reader.readexactly(int.from_bytes(prefix, "big"))
                 reply = self.handle(data, peer)
                 if reply is None:
                     break  # nothing sensible to say; closing tells the client at once
