@@ -231,19 +231,6 @@ class GatewayReceiver(Receiver):
         await super().stop()
 
 
-def make_receiver(
-    ctx: WorldContext,
-    host: HostSpec,
-    scenario: Scenario,
-    mailboxes: Mailboxes,
-    ssl_context: ssl.SSLContext | None,
-    port: int,
-    policies: list[Policy] | None = None,
-) -> Receiver:
-    """A GatewayReceiver for a host with ``relay_to``, otherwise a plain Receiver."""
-    kind = GatewayReceiver if host.relay_to else Receiver
-    return kind(ctx, host, scenario, mailboxes, ssl_context, port, policies)
-
 
 async def drain_relays(servers: list[object]) -> None:
     """Wait until every gateway among ``servers`` has relayed what it accepted."""
@@ -261,5 +248,4 @@ __all__ = [
     "RelayJob",
     "append_footer",
     "drain_relays",
-    "make_receiver",
 ]
