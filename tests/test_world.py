@@ -225,7 +225,11 @@ def test_serve_json_describes_a_world_real_clients_can_use(tmp_path: Path) -> No
         assert list(inbox.iterdir()), "the message submitted during serve was not delivered"
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # leave no world behind, then fail
+            raise
     assert proc.returncode == 0
 
 
