@@ -51,3 +51,25 @@ def test_replay_of_a_file_that_is_not_a_trace_exits_2(tmp_path: Path) -> None:
     result = smtp_tutor("replay", str(bogus), "--plain")
     assert result.returncode == 2
     assert result.stderr.strip() == f"smtp-tutor: {bogus}:1: not JSON (Expecting value)"
+
+
+def test_the_tui_off_a_terminal_prints_the_plain_transcript_instead(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tutor", "run", "unknown-user"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not on a terminal, so printing the plain transcript" in done.stderr
+    assert "550 5.1.1 <carol@example.net>" in done.stdout
+    assert "\x1b[" not in done.stdout  # no screen-control codes in a file or a pipe
+
+
+def test_the_picker_off_a_terminal_says_what_to_do_instead() -> None:
+    done = smtp_tutor()
+    assert done.returncode == 2
+    assert "needs a terminal" in done.stderr and "--plain" in done.stderr

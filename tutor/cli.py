@@ -71,8 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = getattr(args, "handler", None)
     try:
         if handler is None:
+            from tutor.commands.common import on_a_terminal
             from tutor.commands.run import open_tui
 
+            if not on_a_terminal():
+                print(
+                    "smtp-tutor: the tutor needs a terminal; `smtp-tutor scenarios` lists the "
+                    "scenarios and `smtp-tutor run NAME --plain` prints one",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
             return open_tui(None, projector=args.projector)
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tutor.scenario import WHAT_IFS, Scenario, apply_what_ifs, load_scenario
@@ -40,3 +41,24 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     if unknown:
         raise UserError(f"unknown --what-if {unknown[0]!r}; one of {', '.join(sorted(known))}")
     return apply_what_ifs(scenario, set(args.what_if))
+
+
+def on_a_terminal() -> bool:
+    """Whether the TUI can run here: it reads keys from stdin and draws on stdout."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def falling_back_to_plain(command: str) -> bool:
+    """True (after saying so on stderr) when the TUI was asked for but there is no terminal.
+
+    ``smtp-tutor run hello > out.txt`` or ``| less`` then gets the transcript a reader can
+    use, instead of screen-control codes and a program waiting for keys that never come.
+    """
+    if on_a_terminal():
+        return False
+    print(
+        f"smtp-tutor {command}: not on a terminal, so printing the plain transcript "
+        "(--plain asks for it explicitly)",
+        file=sys.stderr,
+    )
+    return True

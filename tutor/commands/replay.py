@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tutor.commands.common import falling_back_to_plain
 from tutor.trace import read_trace
 
 
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     header, events = read_trace(args.file)
-    if not args.plain:
+    if not (args.plain or falling_back_to_plain("replay")):
         from tutor.ui.app import run_tui
 
         label = f"REPLAY of {args.file.name} ({header.scenario}, recorded {header.started})"

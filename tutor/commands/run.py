@@ -8,7 +8,11 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from tutor.commands.common import add_scenario_argument, scenario_from_args
+from tutor.commands.common import (
+    add_scenario_argument,
+    falling_back_to_plain,
+    scenario_from_args,
+)
 from tutor.scenario import Scenario
 from tutor.trace import Trace, TraceHeader, TraceRecorder
 
@@ -39,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
-    if not args.plain:
+    if not (args.plain or falling_back_to_plain("run")):
         return open_tui(scenario, projector=args.projector)
     return asyncio.run(run_plain(scenario, args))
 
