@@ -231,7 +231,6 @@ class GatewayReceiver(Receiver):
         await super().stop()
 
 
-
 async def drain_relays(servers: list[object]) -> None:
     """Wait until every gateway among ``servers`` has relayed what it accepted."""
     while any(isinstance(s, GatewayReceiver) and s.relay.busy for s in servers):
