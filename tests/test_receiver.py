@@ -544,6 +544,17 @@ async def test_no_starttls_fault_neither_offers_nor_accepts_starttls(start_mx: S
     await raw.close()
 
 
+async def test_replies_are_not_held_back_by_nagle(start_mx: StartMx) -> None:
+    """TCP_NODELAY on the server's side: with Nagle on, every multi-line reply stalled 40 ms."""
+    mx = await start_mx()
+    raw, _ = await Raw.open(mx)
+    assert mx.receiver._listener is not None
+    (protocol,) = list(mx.receiver._listener._live)
+    sock = protocol.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    await raw.close()
+
+
 async def test_down_fault_refuses_connections_and_keeps_the_port(start_mx: StartMx) -> None:
     mx = await start_mx(faults=frozenset({Fault.DOWN}))
     assert not mx.receiver.listening

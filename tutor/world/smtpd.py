@@ -759,7 +759,9 @@ class Listener:
         if self._socket is None:
             # No SO_REUSEADDR: with it, another program setting it too could bind the same
             # port while this one is not listening (Linux allows that) and take its traffic.
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets
+            # whose proto says TCP, and with Nagle on every multi-line reply stalls 40 ms.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
                 sock.bind((self.bind_address, self.port))
             except OSError:
