@@ -277,3 +277,14 @@ async def test_stopping_the_queue_outlasts_a_swallowed_cancellation(start_world)
         done, _ = await asyncio.wait({stopping}, timeout=3)
         stopping.cancel()  # only matters when the test fails: do not leave it behind
         assert stopping in done, "the queue runner did not stop"
+
+
+async def test_serve_shows_a_down_host_with_its_port_and_when_it_comes_up(start_world) -> None:
+    async with start_world("mx-outage") as world:
+        info = world.describe()
+        mx = next(h for h in info.to_json()["hosts"] if h["name"] == "mx.example.net")
+        assert mx["state"] == "down: refuses connections until 1 h after the start"
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection(mx["address"], mx["ports"]["smtp"])
+        outbound = next(h for h in info.to_json()["hosts"] if h["name"] == "smtp.example.org")
+        assert "state" not in outbound

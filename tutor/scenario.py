@@ -86,10 +86,6 @@ class HostSpec:
     fault_clears_after: float = 0.0  # seconds of world time; 0 = the faults never clear
     fault_users: tuple[str, ...] = ()  # RCPT-level faults only for these recipients
 
-    @property
-    def listens(self) -> bool:
-        return self.role is not Role.CLIENT and Fault.DOWN not in self.faults
-
 
 @dataclass(frozen=True)
 class UserSpec:

@@ -17,7 +17,11 @@ def render_serve_info(info: WorldInfo) -> Iterator[str]:
     yield f"DNS server   {info.dns_name:<22} {info.dns_address}  port {info.dns_port} (udp+tcp)"
     for host in info.hosts:
         ports = ", ".join(f"{service} {port}" for service, port in host.ports.items())
-        yield f"{host.role:<12} {host.name:<22} {host.address}  {ports or '(no listening ports)'}"
+        state = f"  [{host.state}]" if host.state else ""
+        yield (
+            f"{host.role:<12} {host.name:<22} {host.address}  "
+            f"{ports or '(no listening ports)'}{state}"
+        )
     yield ""
     yield f"CA certificate  {info.ca_path}"
     yield f"Mailboxes       {info.mailbox_root}  (one Maildir per user)"

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tutor.clock import Clock, FastForwardClock
-from tutor.scenario import Role, Scenario
+from tutor.clock import Clock, FastForwardClock, spoken_span
+from tutor.scenario import Fault, Role, Scenario
 from tutor.trace import (
     Outcome,
     RecipientResult,
@@ -65,6 +65,7 @@ class HostInfo:
     address: str
     role: str
     ports: dict[str, int]
+    state: str = ""  # e.g. "down: refuses connections": what a learner's nc will meet
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,13 @@ class WorldInfo:
             "ca": str(self.ca_path),
             "mailboxes": str(self.mailbox_root),
             "hosts": [
-                {"name": h.name, "address": h.address, "role": h.role, "ports": dict(h.ports)}
+                {
+                    "name": h.name,
+                    "address": h.address,
+                    "role": h.role,
+                    "ports": dict(h.ports),
+                    **({"state": h.state} if h.state else {}),
+                }
                 for h in self.hosts
             ],
             "users": [
@@ -334,10 +341,15 @@ class World:
         infos = []
         for spec in self.scenario.hosts:
             planned = self.ctx.plan.host(spec.name)
-            ports = {}
-            if spec.listens:
-                ports = {str(service): port for service, port in planned.ports.items()}
-            infos.append(HostInfo(spec.name, spec.address, str(spec.role), ports))
+            # A down host keeps its port (bound, not listening): connecting is refused.
+            ports = {str(service): port for service, port in planned.ports.items()}
+            state = ""
+            if Fault.DOWN in spec.faults:
+                clears = spec.fault_clears_after
+                state = "down: refuses connections" + (
+                    f" until {spoken_span(clears)} after the start" if clears > 0 else ""
+                )
+            infos.append(HostInfo(spec.name, spec.address, str(spec.role), ports, state))
         return infos
 
     def describe(self) -> WorldInfo:
