@@ -28,6 +28,7 @@ from pygments import highlight
 from pygments.formatter import Formatter
 from pygments.formatters import Terminal256Formatter, TerminalFormatter
 
+from tutor.render.dsnlinks import dsn_links
 from tutor.render.explain import explain_event
 from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, TranscriptStyle
 from tutor.trace import (
@@ -349,30 +350,9 @@ def _format_bounce(event: Bounce, width: int, _: int) -> list[str]:
     who = ", ".join(event.recipients)
     text = f"!! {event.queue_id} {event.action} for {who} → DSN {event.dsn_queue_id} to the sender"
     lines = _tagged("bounce", text, width)
-    for link in _bounce_links(event):
-        lines.extend(_tagged("bounce", f"  · {link}", width))
+    for link in dsn_links(event):
+        lines.extend(_tagged("bounce", f"  · {link.text}", width))
     return lines
-
-
-def _bounce_links(event: Bounce) -> list[str]:
-    """Each DSN field with the event it came from: "Status: 5.1.1 ← #42"."""
-    grouped: dict[tuple[str, int, str], list[str]] = {}
-    for link in event.links:
-        value = str(link.get("value", "") or "")
-        field_text = f"{link.get('field', '')}: {value}" if value else str(link.get("field", ""))
-        key = (
-            str(link.get("recipient", "")),
-            int(link.get("seq", 0) or 0),
-            str(link.get("source", "")),
-        )
-        grouped.setdefault(key, []).append(field_text)
-    out = []
-    for (recipient, seq, source), fields in grouped.items():
-        origin = f"event #{seq}" if seq else "the queue file"
-        origin += f" ({source})" if source else ""
-        who = f"{recipient}: " if recipient else ""
-        out.append(f"{who}{'; '.join(fields)} ← {origin}")
-    return out
 
 
 def _format_log(event: LogLine, width: int, _: int) -> list[str]:
