@@ -179,6 +179,15 @@ def test_sequence_diagram_tab_at_120x40(snap_compare) -> None:
     assert snap_compare(replay_app(), terminal_size=LARGE, run_before=run_before)
 
 
+def test_queue_tab_at_80x24(snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await steps(200)(pilot)
+        await pilot.press("u")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=SMALL, run_before=run_before)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--record"]:
         record_trace()

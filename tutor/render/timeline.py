@@ -8,6 +8,7 @@ or how the message left the queue (delivered, returned to the sender with a DSN)
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,8 +92,23 @@ def _reply(attempt: Attempt) -> str:
     return "; ".join(parts) or "-"
 
 
-def render_timeline(timeline: Timeline, width: int = WIDTH) -> list[str]:
-    """The table: attempt number, world time (and time since arrival), reply, what next."""
+def _next(attempt: Attempt) -> str:
+    """When the queue manager tries again, and how the message left the queue, if it did."""
+    nxt = ""
+    if attempt.next_at is not None:
+        nxt = f"{_span(attempt.next_at - attempt.at)} ({_when(attempt.next_at)[6:]})"
+    extra = "; ".join(attempt.notes)
+    return f"{nxt}; {extra}" if nxt and extra else nxt or extra
+
+
+def render_timeline(timeline: Timeline, width: int = WIDTH, *, stacked: bool = False) -> list[str]:
+    """The table: attempt number, world time (and time since arrival), reply, what next.
+
+    ``stacked`` lays each attempt out on several lines wrapped to ``width`` instead of one
+    table row, for a pane too narrow for the table (the TUI's side panel); nothing is cut off.
+    """
+    if stacked:
+        return _render_stacked(timeline, width)
     head = f"Retry timeline of {timeline.queue_id} (arrived {_when(timeline.arrival)} UTC)"
     lines = [head, "─" * min(width, max(len(head), 40))]
     lines.append(f"{'#':>4}  {'time':<14} {'since':>10}  {'reply':<40}  next")
@@ -101,16 +117,37 @@ def render_timeline(timeline: Timeline, width: int = WIDTH) -> list[str]:
         reply = _reply(attempt)
         if len(reply) > reply_width:
             reply = reply[: reply_width - 1] + "…"
-        if attempt.next_at is not None:
-            after = _span(attempt.next_at - attempt.at)
-            nxt = f"{after} ({_when(attempt.next_at)[6:]})"
-        else:
-            nxt = ""
-        extra = "; ".join(attempt.notes)
-        nxt = f"{nxt}; {extra}" if nxt and extra else nxt or extra
+        nxt = _next(attempt)
         since = _span(attempt.at - timeline.arrival)
         when = _when(attempt.at)
         lines.append(f"{attempt.number:>4}  {when:<14} {since:>10}  {reply:<{reply_width}}  {nxt}")
+    return lines
+
+
+def _render_stacked(timeline: Timeline, width: int) -> list[str]:
+    def wrapped(label: str, text: str) -> list[str]:
+        indent = " " * (len(label) + 4)
+        return textwrap.wrap(
+            text, width, initial_indent=f"  {label}: ", subsequent_indent=indent
+        ) or [f"  {label}:"]
+
+    lines = textwrap.wrap(
+        f"Retry timeline of {timeline.queue_id} (arrived {_when(timeline.arrival)} UTC)", width
+    )
+    lines.append("─" * min(width, 40))
+    if not timeline.attempts:
+        lines.append("  (queued; the queue manager has not tried it yet)")
+    for attempt in timeline.attempts:
+        since = _span(attempt.at - timeline.arrival)
+        lines.append(f"attempt {attempt.number}  {_when(attempt.at)}  {since}")
+        for result in attempt.results:
+            who = f"{result.recipient}: " if len(attempt.results) > 1 else ""
+            lines += wrapped("reply", who + (result.reply or str(result.outcome)))
+        nxt = _next(attempt)
+        if nxt:
+            lines += wrapped("next", nxt)
+        elif not attempt.results:
+            lines.append("  (attempt in progress)")
     return lines
 
 

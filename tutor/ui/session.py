@@ -288,6 +288,17 @@ class RunSession:
                 return event
         return None
 
+    def index_of_seq(self, seq: int) -> int | None:
+        """The index into ``events`` of the event the trace numbered ``seq`` (None if absent).
+
+        Links between events (a Bounce's DSN fields) carry trace sequence numbers. A live trace
+        numbers its events 1, 2, 3… in order, so the index is seq - 1; a replayed trace keeps
+        the numbers it was recorded with, and a trimmed one can skip some, so check, then search.
+        """
+        if 0 < seq <= len(self.events) and self.events[seq - 1].seq == seq:
+            return seq - 1
+        return next((i for i, event in enumerate(self.events) if event.seq == seq), None)
+
     def _next_shown(self, start: int) -> int | None:
         for i in range(start, len(self.events)):
             if self.shows(self.events[i]):

@@ -17,6 +17,8 @@ from textual.widgets.option_list import Option
 
 from tutor.scenario import WHAT_IFS, ScenarioError, load_scenario, shipped_scenarios
 
+FIRST_SCENARIO = "hello"
+
 
 @dataclass(frozen=True)
 class ScenarioChoice:
@@ -28,7 +30,7 @@ class ScenarioChoice:
 def scenario_choices(paths: list[Path] | None = None) -> list[ScenarioChoice]:
     """Shipped scenarios, each loaded for its title; a broken file is listed with its error."""
     choices = []
-    for path in paths if paths is not None else shipped_scenarios():
+    for path in _lesson_order(paths if paths is not None else shipped_scenarios()):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
@@ -36,6 +38,11 @@ def scenario_choices(paths: list[Path] | None = None) -> list[ScenarioChoice]:
             continue
         choices.append(ScenarioChoice(path.stem, scenario.title, scenario.description))
     return choices
+
+
+def _lesson_order(paths: list[Path]) -> list[Path]:
+    """The first lesson, hello, on top (so the list opens at its start on it); then A to Z."""
+    return sorted(paths, key=lambda path: (path.stem != FIRST_SCENARIO, path.stem))
 
 
 def _what_if_prompt(label: str, on: bool) -> str:
@@ -93,11 +100,18 @@ class PickerScreen(Screen[None]):
         self.sub_title = "pick a scenario"
         scenarios = self.query_one("#scenarios", OptionList)
         names = [c.name for c in self.choices]
-        wanted = (
-            self.selected if self.selected in names else ("hello" if "hello" in names else None)
-        )
-        scenarios.highlighted = names.index(wanted) if wanted else 0
+        scenarios.highlighted = names.index(self.selected) if self.selected in names else 0
         scenarios.focus()
+        # Highlighting before the first layout scrolled by option heights not measured yet (the
+        # list opened in the middle, the highlight out of sight): scroll once it has its size.
+        self.call_after_refresh(self._scroll_to_choice)
+
+    def _scroll_to_choice(self) -> None:
+        scenarios = self.query_one("#scenarios", OptionList)
+        if scenarios.highlighted:
+            scenarios.scroll_to_highlight(top=True)
+        else:
+            scenarios.scroll_home(animate=False)
 
     @property
     def chosen_name(self) -> str | None:

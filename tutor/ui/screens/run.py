@@ -15,15 +15,23 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from tutor.scenario import Scenario
-from tutor.trace import Event, ScenarioFinished, ScenarioStarted
+from tutor.trace import Bounce, Event, ScenarioFinished, ScenarioStarted
 from tutor.ui.lifecycle import StageState, bar_stage_of, expected_skips, stage_states
-from tutor.ui.session import LiveSource, ReplaySource, RunSession, Source, build_scenario
+from tutor.ui.session import (
+    EventFilter,
+    LiveSource,
+    ReplaySource,
+    RunSession,
+    Source,
+    build_scenario,
+)
 from tutor.ui.widgets.both_sides_pane import BothSidesPane
 from tutor.ui.widgets.dns_pane import DnsPane
 from tutor.ui.widgets.explanation_pane import ExplanationPane
 from tutor.ui.widgets.hosts_panel import HostsPanel
 from tutor.ui.widgets.lifecycle_bar import LifecycleBar
 from tutor.ui.widgets.message_pane import MessagePane
+from tutor.ui.widgets.queue_pane import QueuePane
 from tutor.ui.widgets.sequence_pane import SequencePane
 from tutor.ui.widgets.spotlight import Spotlight
 from tutor.ui.widgets.status_line import StatusLine
@@ -39,6 +47,7 @@ DETAIL_TABS: tuple[tuple[str, str], ...] = (
     ("dns", "DNS"),
     ("tls", "TLS"),
     ("message", "Message"),
+    ("queue", "Queue"),
     ("sequence", "Sequence"),
     ("hosts-tab", "Hosts"),
 )
@@ -83,12 +92,14 @@ class RunScreen(Screen[None]):
         Binding("minus", "slower", "Slower", key_display="-"),
         Binding("r", "restart", "Restart"),
         Binding("f", "filter", "Filter"),
+        Binding("g", "dsn_links", "DSN links"),
         Binding("v", "server_side", "Show server-side lines", show=False),
         Binding("e", "tab('explain')", "Explain tab", show=False),
         Binding("o", "tab('both-sides')", "Both sides tab", show=False),
         Binding("d", "tab('dns')", "DNS tab", show=False),
         Binding("l", "tab('tls')", "TLS tab", show=False),
         Binding("m", "tab('message')", "Message tab", show=False),
+        Binding("u", "tab('queue')", "Queue tab", show=False),
         Binding("s", "tab('sequence')", "Sequence diagram tab", show=False),
         Binding("h", "tab('hosts-tab')", "Hosts tab", show=False),
         Binding("w", "pick", "Scenarios & what-ifs", show=False),
@@ -126,6 +137,8 @@ class RunScreen(Screen[None]):
                         yield TlsPane(id="tls-pane")
                     with TabPane("Message", id="message"):
                         yield MessagePane(id="message-pane")
+                    with TabPane("Queue", id="queue"):
+                        yield QueuePane(id="queue-pane")
                     with TabPane("Sequence", id="sequence"):
                         yield SequencePane(id="sequence-pane")
                     with TabPane("Hosts", id="hosts-tab"):
@@ -250,6 +263,45 @@ class RunScreen(Screen[None]):
         self.query_one("#details", TabbedContent).active = tab
         self.schedule_refresh()
 
+    def action_dsn_links(self) -> None:
+        """Open the selected bounce's DSN links (or the latest bounce's) in the Queue tab."""
+        session = self.session
+        if session is None:
+            return
+        if not isinstance(session.selected, Bounce):
+            bounces = [i for i, e in enumerate(session.revealed_events) if isinstance(e, Bounce)]
+            if not bounces:
+                self.notify("No bounce yet: DSN links appear once a DSN has been generated.")
+                return
+            self._show_event(bounces[-1])
+        self.query_one("#details", TabbedContent).active = "queue"
+        self.refresh_views()  # now, so the links exist before they take the focus
+        if not self.query_one(QueuePane).focus_links():
+            self.notify("This DSN has no field that points at an event.")
+
+    def follow_link(self, seq: int) -> Event | None:
+        """Select the event a DSN field came from; returns it (None if it is not revealed)."""
+        session = self.session
+        index = session.index_of_seq(seq) if session is not None else None
+        if session is None or index is None or index >= session.revealed:
+            self.notify(f"Event #{seq} is not in this run's log.", severity="warning")
+            return None
+        self._show_event(index)
+        self.query_one(TrafficLog).focus()
+        event = session.events[index]
+        self.notify(f"#{seq} is where that DSN field came from; space walks on to the bounce.")
+        return event
+
+    def _show_event(self, index: int) -> None:
+        """Select an event even if the current filter hides its line (then show everything)."""
+        assert self.session is not None
+        if not self.session.shows(self.session.events[index]):
+            self.session.set_filter(EventFilter.ALL)
+            if not self.session.shows(self.session.events[index]):
+                self.session.show_server_side = True
+                self.session.set_filter(EventFilter.ALL)
+        self.session.select(index)
+
     def action_pick(self) -> None:
         self.app.action_pick_scenario()
 
@@ -265,6 +317,9 @@ class RunScreen(Screen[None]):
     def on_traffic_log_picked(self, message: TrafficLog.Picked) -> None:
         if self.session is not None:
             self.session.select(message.index)
+
+    def on_queue_pane_link_followed(self, message: QueuePane.LinkFollowed) -> None:
+        self.follow_link(message.seq)
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.schedule_refresh()
@@ -334,6 +389,8 @@ class RunScreen(Screen[None]):
             self.query_one(TlsPane).show(upto)
         elif active == "message":
             self.query_one(MessagePane).show(upto)
+        elif active == "queue":
+            self.query_one(QueuePane).show(upto, selected)
         elif active == "sequence":
             self.query_one(SequencePane).show(revealed, selected.seq if selected else None)
 
