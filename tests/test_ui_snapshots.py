@@ -22,6 +22,7 @@ from tutor.ui.app import TutorApp
 from tutor.ui.screens.run import RunScreen
 
 TRACE = Path(__file__).parent / "data" / "ui-hello-unknown-user.jsonl"
+BOUNCE_TRACE = Path(__file__).parent / "data" / "ui-user-unknown-bounce.jsonl"
 SMALL = (80, 24)
 LARGE = (120, 40)
 
@@ -81,26 +82,30 @@ class _Normaliser:
         return out
 
 
-async def _record_events() -> list[dict[str, Any]]:
+async def _record_events(
+    name: str = "hello", what_ifs: frozenset[str] = frozenset({"unknown-user"})
+) -> list[dict[str, Any]]:
     from tutor.scenario import apply_what_ifs, load_scenario
     from tutor.world.world import World
 
-    scenario = apply_what_ifs(load_scenario("hello"), {"unknown-user"})
+    scenario = apply_what_ifs(load_scenario(name), what_ifs)
     async with World(scenario) as world:
         await world.run()
         return [event.to_json() for event in world.trace.events]
 
 
-def record_trace(path: Path = TRACE) -> None:
+def record_trace(
+    path: Path = TRACE, name: str = "hello", what_ifs: frozenset[str] = frozenset({"unknown-user"})
+) -> None:
     """Run the real world once and write its normalised trace for the snapshots."""
     normaliser = _Normaliser()
-    events = [normaliser.event(obj) for obj in asyncio.run(_record_events())]
+    events = [normaliser.event(obj) for obj in asyncio.run(_record_events(name, what_ifs))]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), "utf-8")
 
 
-def load_trace() -> list[Event]:
-    lines = TRACE.read_text(encoding="utf-8").splitlines()
+def load_trace(path: Path = TRACE) -> list[Event]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [event_from_json(json.loads(line)) for line in lines if line.strip()]
 
 
@@ -188,9 +193,25 @@ def test_queue_tab_at_80x24(snap_compare) -> None:
     assert snap_compare(replay_app(), terminal_size=SMALL, run_before=run_before)
 
 
+def test_queue_tab_with_a_bounces_dsn_links_at_120x40(snap_compare) -> None:
+    from tutor.trace import Bounce
+
+    app = TutorApp(replay=load_trace(BOUNCE_TRACE), replay_label="user-unknown-bounce (replay)")
+
+    async def to_the_bounce(pilot: Pilot) -> None:
+        screen = await _run_screen(pilot)
+        while not isinstance(screen.session.selected if screen.session else None, Bounce):
+            assert await screen.step_once(), "the trace has no bounce"
+        await pilot.press("g")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=LARGE, run_before=to_the_bounce)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--record"]:
         record_trace()
-        print(f"wrote {TRACE}")
+        record_trace(BOUNCE_TRACE, "user-unknown-bounce", frozenset())
+        print(f"wrote {TRACE} and {BOUNCE_TRACE}")
     else:
         print(__doc__)
