@@ -65,7 +65,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-TABS = ("Explain", "Both sides", "DNS", "TLS", "Message", "Sequence", "Hosts")
+TABS = ("Explain", "Both sides", "DNS", "TLS", "Message", "Queue", "Sequence", "Hosts")
 
 
 class Bare(App):
