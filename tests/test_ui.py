@@ -142,6 +142,23 @@ async def test_play_reaches_the_end_of_hello_with_bob_delivered() -> None:
         assert "delivered" in plain(screen.query_one("#status", Static))
 
 
+async def test_keep_and_record_work_in_the_tutor_as_with_plain(tmp_path: Path) -> None:
+    """`smtp-tutor run hello --keep DIR --record FILE` without --plain keeps and records too."""
+    from tutor.trace import read_trace
+
+    keep, record = tmp_path / "kept", tmp_path / "run.jsonl"
+    app = TutorApp("hello", keep=keep, record=record)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await run_screen(pilot, app)
+        await play_to_end(pilot, app, screen)
+    for path in (record, keep / "trace.jsonl"):
+        header, events = read_trace(path)
+        assert header.scenario == "hello"
+        assert isinstance(events[-1], ScenarioFinished) and events[-1].ok
+    assert list((keep / "mailboxes" / "bob@example.net" / "new").iterdir())
+    assert "status=sent" in (keep / "log" / "maillog").read_text()
+
+
 async def test_restart_stops_the_world_and_starts_a_fresh_one() -> None:
     app = TutorApp("hello")
     async with app.run_test(size=SMALL) as pilot:

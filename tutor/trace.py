@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -506,6 +507,23 @@ class TraceRecorder:
     def _write(self, obj: dict[str, Any]) -> None:
         self._stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
         self._stream.flush()
+
+
+KEPT_TRACE_NAME = "trace.jsonl"  # what `--keep DIR` leaves in DIR besides mailboxes and logs
+
+
+def record_run(
+    trace: Trace, header: TraceHeader, files: ExitStack, *, record: Path | None, keep: Path | None
+) -> None:
+    """Record a run as it happens to ``--record FILE`` and/or ``DIR/trace.jsonl`` of ``--keep``.
+
+    The files stay open in ``files`` (the caller closes them when the run ends), so every
+    view that runs a world records the same way.
+    """
+    for target in (record, keep / KEPT_TRACE_NAME if keep else None):
+        if target is not None:
+            stream = files.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 (closed by files)
+            trace.subscribe(TraceRecorder(stream, header))
 
 
 def write_trace(path: Path, header: TraceHeader, events: Iterable[Event]) -> None:

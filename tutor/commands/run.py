@@ -14,9 +14,7 @@ from tutor.commands.common import (
     scenario_from_args,
 )
 from tutor.scenario import Scenario
-from tutor.trace import Trace, TraceHeader, TraceRecorder
-
-TRACE_FILENAME = "trace.jsonl"
+from tutor.trace import Trace, TraceHeader, record_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,15 +42,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     if not (args.plain or falling_back_to_plain("run")):
-        return open_tui(scenario, projector=args.projector)
+        return open_tui(scenario, projector=args.projector, keep=args.keep, record=args.record)
     return asyncio.run(run_plain(scenario, args))
 
 
-def open_tui(scenario: Scenario | str | None, *, projector: bool = False) -> int:
+def open_tui(
+    scenario: Scenario | str | None,
+    *,
+    projector: bool = False,
+    keep: Path | None = None,
+    record: Path | None = None,
+) -> int:
     """Start the Textual app (imported only here, so plain runs never load Textual)."""
     from tutor.ui.app import run_tui
 
-    return run_tui(scenario, projector=projector)
+    return run_tui(scenario, projector=projector, keep=keep, record=record)
 
 
 async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
@@ -70,10 +74,7 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
     world = World(scenario, run_dir=args.keep, trace=trace)
     header = TraceHeader(scenario=scenario.name, started=iso(world.clock.now()))
     with ExitStack() as files:
-        targets = [p for p in (args.record, args.keep and args.keep / TRACE_FILENAME) if p]
-        for target in targets:
-            stream = files.enter_context(Path(target).open("w", encoding="utf-8"))
-            trace.subscribe(TraceRecorder(stream, header))
+        record_run(trace, header, files, record=args.record, keep=args.keep)
         async with world:
             result = await world.run()
     printer.close()

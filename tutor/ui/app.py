@@ -64,13 +64,17 @@ class TutorApp(App[int]):
         replay_label: str = "",
         stepped: bool = True,
         export_dir: Path | None = None,
+        keep: Path | None = None,
+        record: Path | None = None,
     ) -> None:
         super().__init__()
         self.initial_spec: RunSpec | None = None
         if replay is not None:
             self.initial_spec = RunSpec(replay=tuple(replay), label=replay_label or "replay")
         elif scenario is not None:
-            self.initial_spec = RunSpec(scenario=scenario, what_ifs=frozenset(what_ifs))
+            self.initial_spec = RunSpec(
+                scenario=scenario, what_ifs=frozenset(what_ifs), keep=keep, record=record
+            )
         self.projector = projector
         self.dark_mode = True
         self.stepped = stepped
@@ -153,14 +157,23 @@ def run_tui(
     what_ifs: Sequence[str] = (),
     replay: Sequence[Event] | None = None,
     replay_label: str = "",
+    keep: Path | None = None,
+    record: Path | None = None,
 ) -> int:
     """Entry point for the command line: open the app, return the exit code.
 
     ``replay`` (events from tutor.trace.read_trace) steps through a recorded run instead of
-    starting a world; ``replay_label`` names it in the title bar.
+    starting a world; ``replay_label`` names it in the title bar. ``keep`` and ``record`` work
+    as with ``run --plain`` for the scenario the tutor opens on (each restart records anew).
     """
     app = TutorApp(
-        scenario, projector=projector, what_ifs=what_ifs, replay=replay, replay_label=replay_label
+        scenario,
+        projector=projector,
+        what_ifs=what_ifs,
+        replay=replay,
+        replay_label=replay_label,
+        keep=keep,
+        record=record,
     )
     result = app.run()
     return result if isinstance(result, int) else 0

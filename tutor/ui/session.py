@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from tutor.scenario import Scenario, apply_what_ifs, load_scenario
@@ -36,6 +37,8 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
     Trace,
+    TraceHeader,
+    record_run,
 )
 
 
@@ -142,16 +145,28 @@ class LiveSource:
     picker screen does not need.
     """
 
-    def __init__(self, scenario: Scenario, *, stepped: bool = True) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        stepped: bool = True,
+        keep: Path | None = None,
+        record: Path | None = None,
+    ) -> None:
+        from tutor.clock import iso
         from tutor.world.gate import StepGate
         from tutor.world.world import World
 
         self.scenario = scenario
         self.gate = StepGate(open_=not stepped)
-        self.world = World(scenario, gate=self.gate)
+        self.world = World(scenario, gate=self.gate, run_dir=keep)
         # Read the world's own bus: World(trace=Trace()) would not use an empty Trace passed in
         # (an empty Trace is falsy), so never rely on passing one.
         self.trace = self.world.trace
+        # `run X --record FILE` / `--keep DIR` record the run the learner watches, as --plain does.
+        self._files = contextlib.ExitStack()
+        header = TraceHeader(scenario=scenario.name, started=iso(self.world.clock.now()))
+        record_run(self.trace, header, self._files, record=record, keep=keep)
         self.finished = False
         self.summary: RunResultSummary | None = None
         # Several parts of the world can wait at the gate at once (the submission client's QUIT
@@ -208,6 +223,7 @@ class LiveSource:
                 await self._task
         with contextlib.suppress(Exception):
             await self.world.stop()
+        self._files.close()
         self.finished = True
 
 

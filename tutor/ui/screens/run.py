@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -61,13 +62,15 @@ class RunSpec:
     what_ifs: frozenset[str] = frozenset()
     replay: tuple[Event, ...] | None = None
     label: str = ""
+    keep: Path | None = None  # `run --keep DIR`: mailboxes, logs and the trace stay there
+    record: Path | None = None  # `run --record FILE`: the trace as JSON Lines
 
     def make_source(self) -> tuple[Source, Scenario | None]:
         if self.replay is not None:
             return ReplaySource(self.replay), None
         assert self.scenario is not None
         scenario = build_scenario(self.scenario, self.what_ifs)
-        return LiveSource(scenario), scenario
+        return LiveSource(scenario, keep=self.keep, record=self.record), scenario
 
     @property
     def title(self) -> str:
