@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.widgets import Markdown, SelectionList, Static
+from ui_pilot import LARGE, SMALL, run_screen, settle
 
 from tutor.scenario import load_scenario
 from tutor.trace import (
@@ -32,24 +33,6 @@ from tutor.ui.screens.picker import PickerScreen
 from tutor.ui.screens.run import RunScreen
 from tutor.ui.session import EventFilter, LiveSource
 from tutor.ui.widgets.traffic_log import TrafficLog
-
-SMALL = (80, 24)
-LARGE = (120, 40)
-
-
-async def settle(pilot, app: TutorApp) -> None:
-    """Wait for running step/run workers and the redraw that follows them."""
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def run_screen(pilot, app: TutorApp) -> RunScreen:
-    for _ in range(100):
-        if isinstance(app.screen, RunScreen) and app.screen.session is not None:
-            await settle(pilot, app)
-            return app.screen
-        await pilot.pause(0.02)
-    raise AssertionError("the run screen did not start")
 
 
 async def play_to_end(pilot, app: TutorApp, screen: RunScreen, timeout: float = 30) -> None:

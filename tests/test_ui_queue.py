@@ -6,6 +6,7 @@ import io
 
 from rich.console import Console
 from textual.widgets import OptionList, Static, TabbedContent
+from ui_pilot import LARGE, SMALL, run_screen, settle
 
 from tutor.render.dsnlinks import dsn_links
 from tutor.trace import (
@@ -25,23 +26,6 @@ from tutor.ui.screens.run import RunScreen
 from tutor.ui.session import EventFilter, ReplaySource, RunSession
 from tutor.ui.widgets.queue_pane import NOTHING_QUEUED, QueuePane
 from tutor.ui.widgets.traffic_log import TrafficLog
-
-SMALL = (80, 24)
-LARGE = (120, 40)
-
-
-async def settle(pilot, app: TutorApp) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def run_screen(pilot, app: TutorApp) -> RunScreen:
-    for _ in range(200):
-        if isinstance(app.screen, RunScreen) and app.screen.session is not None:
-            await settle(pilot, app)
-            return app.screen
-        await pilot.pause(0.02)
-    raise AssertionError("the run screen did not start")
 
 
 async def step_to_end(pilot, app: TutorApp, screen: RunScreen) -> RunSession:
