@@ -72,15 +72,20 @@ def _when(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%m-%d %H:%M:%S")
 
 
-def _span(seconds: float) -> str:
+def compact_span(seconds: float) -> str:
+    """A duration as a schedule shows it: '45s', '5m', '9m57s', '1h20m', '4d23h59m'."""
     whole = round(seconds)
     if whole < 60:
-        return f"+{whole}s"
+        return f"{whole}s"
     if whole < 3600:
-        return f"+{whole // 60}m{whole % 60:02d}s" if whole % 60 else f"+{whole // 60}m"
+        return f"{whole // 60}m{whole % 60:02d}s" if whole % 60 else f"{whole // 60}m"
     if whole < 86400:
-        return f"+{whole // 3600}h{(whole % 3600) // 60:02d}m"
-    return f"+{whole // 86400}d{(whole % 86400) // 3600:02d}h{(whole % 3600) // 60:02d}m"
+        return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+    return f"{whole // 86400}d{(whole % 86400) // 3600:02d}h{(whole % 3600) // 60:02d}m"
+
+
+def _span(seconds: float) -> str:
+    return "+" + compact_span(seconds)
 
 
 def _reply(attempt: Attempt) -> str:

@@ -31,6 +31,7 @@ from pygments.formatters import Terminal256Formatter, TerminalFormatter
 from tutor.render.dsnlinks import dsn_links
 from tutor.render.explain import explain_event
 from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, TranscriptStyle
+from tutor.render.timeline import compact_span
 from tutor.trace import (
     AuthResult,
     Bounce,
@@ -331,19 +332,8 @@ def _format_queue(event: QueueChange, width: int, _: int) -> list[str]:
         text += f": {event.reason}"
     if event.next_attempt is not None:
         delay = event.next_attempt - event.time if event.time else 0
-        text += f" (next attempt in {_duration(delay)})" if delay > 0 else ""
+        text += f" (next attempt in {compact_span(delay)})" if delay > 0 else ""
     return _tagged("queue", text, width)
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 120:
-        return f"{whole}s"
-    if whole < 7200:
-        return f"{whole // 60}m"
-    if whole < 2 * 86400:
-        return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
-    return f"{whole // 86400}d{(whole % 86400) // 3600}h"
 
 
 def _format_bounce(event: Bounce, width: int, _: int) -> list[str]:
