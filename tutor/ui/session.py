@@ -138,6 +138,15 @@ class RunResultSummary:
     error: str = ""
 
 
+def load_world_modules() -> None:
+    """Import the world (aiosmtpd, dnspython, TLS, DKIM: about 0.15 s) ahead of LiveSource.
+
+    Called on a worker thread, so the first screen stays responsive while it loads: on the
+    event loop the import would hold up every key press and redraw until it is done.
+    """
+    import tutor.world.world  # noqa: F401
+
+
 class LiveSource:
     """A real World on this asyncio loop, its gate closed so it waits for the learner.
 

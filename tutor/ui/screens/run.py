@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from tutor.ui.session import (
     RunSession,
     Source,
     build_scenario,
+    load_world_modules,
 )
 from tutor.ui.widgets.both_sides_pane import BothSidesPane
 from tutor.ui.widgets.dns_pane import DnsPane
@@ -177,6 +179,8 @@ class RunScreen(Screen[None]):
             old.close()
             await old.source.stop()
         self._shown_selection = None
+        if self.spec.replay is None:
+            await asyncio.to_thread(load_world_modules)
         source, self.scenario = self.spec.make_source()
         if isinstance(source, LiveSource) and not self.stepped:
             source.play()
