@@ -73,3 +73,11 @@ def test_the_picker_off_a_terminal_says_what_to_do_instead() -> None:
     done = smtp_tutor()
     assert done.returncode == 2
     assert "needs a terminal" in done.stderr and "--plain" in done.stderr
+
+
+def test_a_record_file_in_a_missing_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "run.jsonl"
+    for extra in (["--plain"], []):  # the printed transcript and the tutor alike
+        done = smtp_tutor("run", "hello", "--record", str(missing), *extra)
+        assert done.returncode == 2
+        assert done.stderr.strip() == f"smtp-tutor: {missing.parent}: no such directory"

@@ -102,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     except OSError as exc:
+        if exc.filename is not None:  # a file or directory the user named: --record, -o, ...
+            print(f"smtp-tutor: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
         if exc.errno == errno.EADDRINUSE:
             print(
                 f"smtp-tutor: a port is busy ({exc.strerror}); another world may have just "

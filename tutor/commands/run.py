@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -41,9 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
+    _check_output_paths(args)
     if not (args.plain or falling_back_to_plain("run")):
         return open_tui(scenario, projector=args.projector, keep=args.keep, record=args.record)
     return asyncio.run(run_plain(scenario, args))
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before any world starts (and before the TUI takes the screen) on paths that
+    cannot be written: the CLI turns the OSError into one line and exit 2."""
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    if args.record is not None and not args.record.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(args.record.parent))
 
 
 def open_tui(
