@@ -460,6 +460,29 @@ def _kind(rest: str, fields: dict[str, Any]) -> str:
     return "other"
 
 
+@dataclass(frozen=True)
+class ConnectFailure:
+    """smtp(8)'s line for a connection that failed: ``connect to NAME[ADDR]:PORT: REASON``."""
+
+    relay: str
+    reason: str
+    program: str = "postfix/smtp"
+
+    def text(self) -> str:
+        return f"connect to {self.relay}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DiscardedBounce:
+    """What Postfix logs when a bounce cannot be delivered: no bounce of a bounce."""
+
+    queue_id: str
+    program: str = "postfix/bounce"
+
+    def text(self) -> str:
+        return f"{self.queue_id}: undeliverable notification discarded (never bounce a bounce)"
+
+
 # ---------------------------------------------------------------------------- the writer
 
 

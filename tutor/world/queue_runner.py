@@ -50,6 +50,8 @@ from tutor.world.faults import SMTP_HELO_TIMEOUT
 from tutor.world.maillog import (
     BounceNotice,
     CleanupMessageId,
+    ConnectFailure,
+    DiscardedBounce,
     LogRecord,
     QmgrExpired,
     QmgrQueued,
@@ -83,29 +85,6 @@ _COMMAND_NAMES = {
     "HELO": "HELO",
     "STARTTLS": "STARTTLS",
 }
-
-
-@dataclass(frozen=True)
-class ConnectFailure:
-    """smtp(8)'s line for a connection that failed: ``connect to NAME[ADDR]:PORT: REASON``."""
-
-    relay: str
-    reason: str
-    program: str = "postfix/smtp"
-
-    def text(self) -> str:
-        return f"connect to {self.relay}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class DiscardedBounce:
-    """What Postfix logs when a bounce cannot be delivered: no bounce of a bounce."""
-
-    queue_id: str
-    program: str = "postfix/bounce"
-
-    def text(self) -> str:
-        return f"{self.queue_id}: undeliverable notification discarded (never bounce a bounce)"
 
 
 @dataclass
@@ -539,4 +518,4 @@ def final_outcome(rcpt: RecipientState) -> Outcome:
     }.get(rcpt.status, Outcome.DEFERRED)
 
 
-__all__ = ["ConnectFailure", "QueueRunner", "final_outcome", "split_status"]
+__all__ = ["QueueRunner", "final_outcome", "split_status"]
