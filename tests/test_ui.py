@@ -16,6 +16,7 @@ from tutor.trace import (
     Delivery,
     Direction,
     Event,
+    LogLine,
     ScenarioFinished,
     ScenarioStarted,
     Side,
@@ -301,6 +302,30 @@ def test_lifecycle_bar_marks_the_current_stage_and_skips_filtering_without_a_gat
     assert states["ehlo"] is StageState.CURRENT
     assert states["filtering"] is StageState.SKIPPED
     assert states["data"] is StageState.PENDING
+
+
+def test_filtering_is_expected_wherever_a_receiving_host_runs_checks() -> None:
+    assert "filtering" not in expected_skips(load_scenario("spf-pass"))  # checks on the MX
+    assert "filtering" not in expected_skips(load_scenario("gateway"))
+    assert "filtering" in expected_skips(load_scenario("hello"))
+
+
+async def test_log_lines_do_not_mark_later_stages_done_early(start_world) -> None:
+    """The submission server's "connect from" line is logged at connect, not at queue time."""
+    async with start_world("hello") as world:
+        await world.run()
+    events = list(world.trace.events)
+    first_tls = next(
+        i for i, e in enumerate(events) if isinstance(e, SmtpLine) and e.stage is Stage.STARTTLS
+    )
+    assert any(isinstance(e, LogLine) for e in events[:first_tls])
+    states = {
+        s.key: state for s, state in stage_states(events[: first_tls + 1], events[first_tls])
+    }
+    assert states["starttls"] is StageState.CURRENT
+    assert states["connect"] is StageState.DONE
+    assert states["queue"] is StageState.PENDING
+    assert states["final"] is StageState.PENDING
 
 
 def test_sequence_diagram_draws_one_arrow_per_line_between_host_columns() -> None:

@@ -61,15 +61,14 @@ def bar_stage_of(stage: Stage) -> BarStage | None:
 def expected_skips(scenario: Scenario | None) -> frozenset[str]:
     """Stages this scenario cannot reach, known before the run starts.
 
-    Filtering happens only where a gateway checks mail; STARTTLS is skipped only when no host
-    that will be talked to offers TLS (submission always does, so this is rare).
+    Filtering happens only where a receiving host runs checks (DNSBL, greylisting, SPF, DKIM,
+    DMARC) or a gateway sits in front of the mailbox server. Other stages depend on what the
+    servers answer, so the bar learns of them from the run.
     """
     if scenario is None:
         return frozenset()
-    skips = set()
-    if not scenario.hosts_with_role(Role.GATEWAY):
-        skips.add("filtering")
-    return frozenset(skips)
+    filters = scenario.hosts_with_role(Role.GATEWAY) or any(h.checks for h in scenario.hosts)
+    return frozenset() if filters else frozenset({"filtering"})
 
 
 def stage_states(

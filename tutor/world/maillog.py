@@ -343,19 +343,26 @@ def delivery_from_result(
     )
 
 
+# The stage of the mail's life a daemon's log line belongs to, by the daemon's own name: the
+# program may carry a service prefix (postfix/submission/smtpd is still smtpd).
 _STAGES = {
-    "postfix/smtpd": Stage.CONNECT,
-    "postfix/cleanup": Stage.DATA,
-    "postfix/qmgr": Stage.QUEUE,
-    "postfix/smtp": Stage.DELIVERY,
-    "postfix/bounce": Stage.BOUNCE,
+    "smtpd": Stage.CONNECT,
+    "master": Stage.CONNECT,
+    "cleanup": Stage.DATA,
+    "qmgr": Stage.QUEUE,
+    "smtp": Stage.DELIVERY,
+    "lmtp": Stage.DELIVERY,
+    "virtual": Stage.DELIVERY,
+    "local": Stage.DELIVERY,
+    "bounce": Stage.BOUNCE,
     "postgrey": Stage.FILTERING,
 }
 
 
 def to_event(record: LogRecord, *, host: str, session: str = "", time: float = 0.0) -> LogLine:
     """The LogLine event for a record, ready for ``ctx.publish`` (time 0 = stamp on publish)."""
-    stage = _STAGES.get(record.program, Stage.QUEUE)
+    daemon = record.program.rsplit("/", 1)[-1]
+    stage = _STAGES.get(daemon, Stage.QUEUE)
     if isinstance(record, SmtpdReject):
         stage = Stage.ENVELOPE
     return LogLine(
@@ -364,7 +371,7 @@ def to_event(record: LogRecord, *, host: str, session: str = "", time: float = 0
         time=time,
         stage=stage,
         side=Side.WORLD,
-        explain="log." + record.program.rsplit("/", 1)[-1],
+        explain="log." + daemon,
         program=record.program,
         text=record.text(),
     )
