@@ -319,9 +319,7 @@ async def test_log_lines_do_not_mark_later_stages_done_early(start_world) -> Non
         i for i, e in enumerate(events) if isinstance(e, SmtpLine) and e.stage is Stage.STARTTLS
     )
     assert any(isinstance(e, LogLine) for e in events[:first_tls])
-    states = {
-        s.key: state for s, state in stage_states(events[: first_tls + 1], events[first_tls])
-    }
+    states = {s.key: state for s, state in stage_states(events[: first_tls + 1], events[first_tls])}
     assert states["starttls"] is StageState.CURRENT
     assert states["connect"] is StageState.DONE
     assert states["queue"] is StageState.PENDING
