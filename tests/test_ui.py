@@ -27,6 +27,7 @@ from tutor.trace import (
 from tutor.ui.app import TutorApp
 from tutor.ui.diagram import sequence_diagram
 from tutor.ui.lifecycle import StageState, expected_skips, stage_states
+from tutor.ui.lines import HostLabels, event_line, host_labels
 from tutor.ui.linking import find_peer
 from tutor.ui.message_growth import message_state
 from tutor.ui.screens.help import HelpScreen
@@ -324,6 +325,25 @@ async def test_log_lines_do_not_mark_later_stages_done_early(start_world) -> Non
     assert states["connect"] is StageState.DONE
     assert states["queue"] is StageState.PENDING
     assert states["final"] is StageState.PENDING
+
+
+def test_hosts_that_share_a_first_label_get_labels_that_tell_them_apart() -> None:
+    labels = HostLabels(
+        ["laptop.example.com", "smtp.example.com", "smtp.example.org", "mx.example.net"]
+    )
+    assert labels("smtp.example.com") == "smtp…com"
+    assert labels("smtp.example.org") == "smtp…org"
+    assert labels("mx.example.net") == "mx"
+    assert HostLabels(["mx.example", "mx.example.net"])("mx.example") == "mx.example"
+
+
+async def test_spf_fail_traffic_shows_the_forger_and_the_real_provider_apart(start_world) -> None:
+    async with start_world("spf-fail") as world:
+        await world.run()
+    events = list(world.trace.events)
+    lines = [event_line(e, host_labels(events)).plain for e in events if isinstance(e, SmtpLine)]
+    assert any("smtp…com -> mx" in line for line in lines)  # Mallory's provider at Bob's MX
+    assert any("smtp…org" in line for line in lines)  # the bounce to the real alice
 
 
 def test_sequence_diagram_draws_one_arrow_per_line_between_host_columns() -> None:

@@ -21,7 +21,7 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
 )
-from tutor.ui.lines import short
+from tutor.ui.lines import host_labels
 
 DNS_COLUMN = "dns"
 
@@ -90,6 +90,7 @@ def _arrow_for(event: Event) -> tuple[str, str, str, str] | None:
 def sequence_diagram(events: Sequence[Event], width: int = 80) -> list[DiagramRow]:
     """Rows of the diagram for ``events`` laid out in ``width`` columns."""
     columns = columns_for(events)
+    short = host_labels(events)
     if not columns:
         return [DiagramRow("(nothing yet)")]
     span = max(8, (width - 1) // len(columns))

@@ -9,6 +9,7 @@ only helps.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,49 @@ from tutor.trace import (
 )
 
 
-def short(host: str) -> str:
-    """The first label of a host name: enough to tell hosts apart in an 80-column log."""
-    return host.split(".", 1)[0] if host else "?"
+class HostLabels:
+    """Short names for one world's hosts, for the few columns a log or diagram gives a host.
+
+    A host goes by its first label (``mx1`` for mx1.example.net) when no other host of the
+    world shares it. Hosts that do share it (smtp.example.com and smtp.example.org, a forger
+    and the provider it impersonates) get the first label, an ellipsis and the first label
+    that tells them apart (``smtp…com``, ``smtp…org``), so two hosts never look like one.
+    """
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self._labels: dict[str, str] = {}
+        unique = sorted({n for n in names if n})
+        for name in unique:
+            parts = name.split(".")
+            twins = [o.split(".") for o in unique if o != name and o.split(".")[0] == parts[0]]
+            if not twins:
+                continue
+            differs = next(
+                (i for i in range(1, len(parts)) if all(t[i : i + 1] != [parts[i]] for t in twins)),
+                None,
+            )
+            self._labels[name] = f"{parts[0]}…{parts[differs]}" if differs else name
+
+    def __call__(self, host: str) -> str:
+        if not host:
+            return "?"
+        return self._labels.get(host) or host.split(".", 1)[0]
+
+
+FIRST_LABELS = HostLabels()
+
+
+@lru_cache(maxsize=8)
+def _labels_for(names: tuple[str, ...]) -> HostLabels:
+    return HostLabels(names)
+
+
+def host_labels(events: Sequence[Event]) -> HostLabels:
+    """The labels of the world whose run ``events`` records (its first event names the hosts)."""
+    started = events[0] if events else None
+    if not isinstance(started, ScenarioStarted):
+        return FIRST_LABELS
+    return _labels_for(tuple(str(h.get("name", "")) for h in started.hosts))
 
 
 def arrow(event: SmtpLine) -> str:
@@ -104,7 +145,7 @@ def event_body(event: Event) -> str:
     return event.type
 
 
-def event_prefix(event: Event) -> str:
+def event_prefix(event: Event, short: HostLabels = FIRST_LABELS) -> str:
     """Who talks to whom, padded so the content column lines up."""
     if isinstance(event, SmtpLine):
         return f"{short(event.sender):>8} {arrow(event)} {short(event.receiver):<8}"
@@ -234,7 +275,9 @@ def tagged_content(event: Event) -> tuple[str, Text] | None:
     return match.group(1), content
 
 
-def event_line(event: Event, *, tag_encrypted: bool = True) -> Text:
+def event_line(
+    event: Event, short: HostLabels = FIRST_LABELS, *, tag_encrypted: bool = True
+) -> Text:
     """The traffic-log line for one event: seq, who to whom, then the highlighted content."""
     line = Text(f"{event.seq:>3} ", style="dim", no_wrap=True, overflow="ellipsis")
     if isinstance(event, SmtpLine):
@@ -249,7 +292,7 @@ def event_line(event: Event, *, tag_encrypted: bool = True) -> Text:
         return line
     tagged = tagged_content(event)
     if tagged is None:
-        line.append(event_prefix(event), style="bold")
+        line.append(event_prefix(event, short), style="bold")
         line.append(" ")
         line.append_text(highlight(event_body(event)))
         return line

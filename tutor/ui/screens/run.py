@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from tutor.scenario import Scenario
 from tutor.trace import Bounce, Event, ScenarioFinished, ScenarioStarted
 from tutor.ui.lifecycle import StageState, bar_stage_of, expected_skips, stage_states
+from tutor.ui.lines import host_labels
 from tutor.ui.session import (
     EventFilter,
     LiveSource,
@@ -372,7 +373,7 @@ class RunScreen(Screen[None]):
 
         current_label = next((s.label for s, state in states if state is StageState.CURRENT), "")
         if self.has_class("-projector"):
-            self.query_one(Spotlight).show(current_label, selected)
+            self.query_one(Spotlight).show(current_label, selected, host_labels(events))
 
         selection = (session.cursor, session.revealed)
         active = self.query_one("#details", TabbedContent).active

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tutor.trace import Event
-from tutor.ui.lines import event_line
+from tutor.ui.lines import event_line, host_labels
 from tutor.ui.linking import linked_view
 
 
@@ -29,12 +29,13 @@ class BothSidesPane(VerticalScroll):
             static.update(Text("Select a line to see both ends of it.", style="italic"))
             return
         view = linked_view(events, index)
+        labels = host_labels(events)
         parts = [
             Text(
                 _who(view.selected),
                 style="bold",
             ),
-            event_line(view.selected),
+            event_line(view.selected, labels),
         ]
         if view.peer is not None:
             parts += [
@@ -43,7 +44,7 @@ class BothSidesPane(VerticalScroll):
                     _who(view.peer),
                     style="bold",
                 ),
-                event_line(view.peer),
+                event_line(view.peer, labels),
             ]
         else:
             parts += [Text(""), Text("No record of this step from the other end.", style="italic")]

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tutor.trace import Event
-from tutor.ui.lines import short
+from tutor.ui.lines import host_labels
 from tutor.ui.message_growth import message_state
 
 
@@ -22,6 +22,7 @@ class MessagePane(VerticalScroll):
     def show(self, events: Sequence[Event]) -> None:
         static = self.query_one("#message-text", Static)
         state = message_state(events)
+        short = host_labels(events)
         if state is None:
             static.update(Text("The message appears here once DATA has been sent.", style="italic"))
             return

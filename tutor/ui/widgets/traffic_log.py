@@ -9,7 +9,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tutor.trace import Event
-from tutor.ui.lines import event_line
+from tutor.ui.lines import event_line, host_labels
 
 
 class TrafficLog(OptionList):
@@ -38,7 +38,8 @@ class TrafficLog(OptionList):
                 self._synced_position = None
             new = visible[len(self.indexes) :]
             if new:
-                self.add_options([Option(event_line(events[i]), id=str(i)) for i in new])
+                labels = host_labels(events)
+                self.add_options([Option(event_line(events[i], labels), id=str(i)) for i in new])
                 self.indexes.extend(new)
             if cursor in self.indexes:
                 position = self.indexes.index(cursor)
