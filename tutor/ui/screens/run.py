@@ -102,7 +102,7 @@ class RunScreen(Screen[None]):
         Binding("g", "dsn_links", "DSN links"),
         Binding("v", "server_side", "Show server-side lines", show=False),
         Binding("e", "tab('explain')", "Explain tab", show=False),
-        Binding("o", "tab('both-sides')", "Both sides tab", show=False),
+        Binding("o", "tab('both-sides')", "Sides tab (both ends of a line)", show=False),
         Binding("d", "tab('dns')", "DNS tab", show=False),
         Binding("l", "tab('tls')", "TLS tab", show=False),
         Binding("m", "tab('message')", "Message tab", show=False),
@@ -136,7 +136,7 @@ class RunScreen(Screen[None]):
                 with TabbedContent(id="details", initial="explain"):
                     with TabPane("Explain", id="explain"):
                         yield ExplanationPane(id="explanation")
-                    with TabPane("Both sides", id="both-sides"):
+                    with TabPane("Sides", id="both-sides"):
                         yield BothSidesPane(id="both-sides-pane")
                     with TabPane("DNS", id="dns"):
                         yield DnsPane(id="dns-pane")
