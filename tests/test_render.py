@@ -308,6 +308,11 @@ def test_failures_are_marked_in_text_not_only_in_colour() -> None:
         ok=True, version="TLSv1.3", cipher="X", verified=False, verify_error="unknown CA"
     )
     assert any("!! certificate NOT verified: unknown CA" in x for x in render_event(unverified))
+    # The server's own copy of a handshake has nothing to verify: it is the one presenting.
+    presented = TlsHandshake(side=Side.SERVER, ok=True, version="TLSv1.3", cipher="X")
+    lines = render_event(presented, show_server_side=True)
+    assert "certificate presented by this server" in flat(lines)
+    assert "NOT verified" not in flat(lines)
     warning = Note(text="continuing in clear", level="warning")
     assert render_event(warning) == ["[warn]    !! continuing in clear"]
     failed = AuthResult(mechanism="PLAIN", username="alice", ok=False)
@@ -414,3 +419,37 @@ def test_delivery_shows_the_folder_path_and_the_headers_added_on_delivery() -> N
     assert any(
         line.strip() == "+ Authentication-Results: mx.example.net; dmarc=fail" for line in lines
     )
+
+
+async def test_serve_transcript_shows_each_world_step_once_and_a_learners_session_at_once(
+    start_world,
+) -> None:
+    """What `serve` prints: a learner's nc session from the server's side, greeting included,
+    before the learner types anything; the world's own sessions once, not once per end."""
+    import asyncio
+
+    from tutor.trace import Trace
+    from tutor.world.network import Service
+
+    trace = Trace()
+    renderer = TranscriptRenderer()
+    printed: list[str] = []
+    trace.subscribe(lambda event: printed.extend(renderer.feed(event)))
+    async with start_world("hello", trace=trace) as world:
+        mx = world.ctx.plan.host("mx1.example.net")
+        reader, writer = await asyncio.open_connection(
+            mx.bind_address, mx.ports[Service.SMTP], local_addr=("127.0.0.1", 0)
+        )
+        greeting = await reader.readline()
+        await asyncio.sleep(0.05)
+        assert greeting.startswith(b"220")
+        assert any("220 mx1.example.net" in x for x in printed)  # nothing typed yet
+        writer.write(b"QUIT\r\n")
+        await reader.readline()
+        writer.close()
+        printed.clear()
+        await world.run()
+    printed += renderer.flush()
+    bye = [x for x in printed if "221 2.0.0 Bye" in x]
+    sessions = [x for x in printed if x.startswith("── session") and "continued" not in x]
+    assert len(bye) == len(sessions) == 2  # laptop → submission, smtp → mx1

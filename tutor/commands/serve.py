@@ -49,11 +49,9 @@ async def serve(scenario, args: argparse.Namespace) -> int:
                 print(line)
             sys.stdout.flush()
         if not (args.quiet or args.json):
-            trace.subscribe(
-                TranscriptPrinter(
-                    sys.stdout, color=should_colour(sys.stdout), show_server_side=True
-                )
-            )
+            # Each step once: the world's own sessions from the client's side, a learner's
+            # nc or swaks session from the server's (the only side the world sees).
+            trace.subscribe(TranscriptPrinter(sys.stdout, color=should_colour(sys.stdout)))
         await stop.wait()
     if not args.json:
         kept = f"kept in {args.keep}" if args.keep else "removed"

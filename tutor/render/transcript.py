@@ -256,7 +256,11 @@ def _format_tls(event: TlsHandshake, width: int, _: int) -> list[str]:
     lines = _tagged("tls", f"{kind}{event.version} {event.cipher}{bits}", width)
     if event.subject or event.issuer:
         lines.extend(_tagged("tls", f"subject {event.subject}  issuer {event.issuer}", width))
-    if event.verified:
+    if event.side == Side.SERVER:
+        # The server presented the certificate; SMTP servers do not ask clients for one, so
+        # there is nothing for it to verify (the client's side says whether it trusted ours).
+        lines.extend(_tagged("tls", "certificate presented by this server", width))
+    elif event.verified:
         lines.extend(_tagged("tls", "✓ certificate verified", width))
     else:
         reason = event.verify_error or "not checked"
@@ -445,7 +449,9 @@ class TranscriptRenderer:
     reported is a twin, and its events are dropped. Server-side events of a session nobody
     has matched yet are held back until that is decided: the first command the server
     receives decides it, because a world client reports its connection (and each command)
-    before the server can have read anything from it.
+    before the server can have read anything from it. A connection from an address no world
+    host has (a learner's nc or swaks under ``serve``) cannot have a twin: it is shown from the
+    server's side at once, greeting included, without waiting for the first command.
     """
 
     explain: bool = False
@@ -462,12 +468,15 @@ class TranscriptRenderer:
     _sessions: dict[str, _SessionInfo] = field(default_factory=dict)
     _current: str = ""
     _client_dns: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=256))
+    _world_addresses: set[str] = field(default_factory=set)
 
     def feed(self, event: Event) -> list[str]:
         """The lines to print now for this event (maybe none, maybe held-back ones too)."""
         if isinstance(event, LogLine) and not self.show_log:
             return []
         self._learn_names(event)
+        if isinstance(event, ScenarioStarted):
+            self._world_addresses = {str(h.get("address", "")) for h in event.hosts}
         if self.show_server_side:
             return self._emit(event)
         if isinstance(event, DnsQuery | DnsAnswer):
@@ -483,7 +492,8 @@ class TranscriptRenderer:
             return self._emit(event)
         if session in self.client_sessions or session in self.twin_sessions:
             return []
-        if session in self._server_only:
+        if session in self._server_only or self._from_outside_the_world(event):
+            self._server_only.add(session)
             return self._emit(event)
         self._pending.setdefault(session, []).append(event)
         received_command = (
@@ -492,6 +502,13 @@ class TranscriptRenderer:
         if received_command or isinstance(event, TcpClose):
             return self._release(session)
         return []
+
+    def _from_outside_the_world(self, event: Event) -> bool:
+        """A server-side connect whose client address belongs to no host of the world."""
+        if not (isinstance(event, TcpConnect) and self._world_addresses):
+            return False
+        address = event.src.rsplit(":", 1)[0].strip("[]")
+        return address not in self._world_addresses
 
     def _match_ends(self, event: TcpConnect) -> None:
         ends = (event.src, event.dst)
