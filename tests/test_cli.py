@@ -81,3 +81,34 @@ def test_a_record_file_in_a_missing_directory_is_one_line_and_exit_2(tmp_path: P
         done = smtp_tutor("run", "hello", "--record", str(missing), *extra)
         assert done.returncode == 2
         assert done.stderr.strip() == f"smtp-tutor: {missing.parent}: no such directory"
+
+
+def test_a_class_can_run_the_same_scenario_side_by_side_on_one_machine(tmp_path: Path) -> None:
+    """Four students start hello at the same moment: each world gets its own ports and
+    directories, and each delivers its own message."""
+    students = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tutor",
+                "run",
+                "hello",
+                "--plain",
+                "--keep",
+                str(tmp_path / f"s{i}"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    for i, student in enumerate(students):
+        out, err = student.communicate(timeout=60)
+        assert student.returncode == 0, err
+        assert "Scenario 'hello' ended as expected." in out
+        assert (
+            len(list((tmp_path / f"s{i}" / "mailboxes" / "bob@example.net" / "new").iterdir())) == 1
+        )
