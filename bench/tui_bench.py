@@ -65,7 +65,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-TABS = ("Explain", "Both sides", "DNS", "TLS", "Message", "Queue", "Sequence", "Hosts")
+TABS = ("Explain", "Sides", "DNS", "TLS", "Message", "Queue", "Sequence", "Hosts")
 
 
 class Bare(App):
@@ -160,10 +160,12 @@ def main() -> int:
     for what, index in (("first frame", 0), ("interactive", 1)):
         bare_ms = statistics.median(b[index] for b in bare) * 1000
         tutor_ms = statistics.median(t[index] for t in tutor) * 1000
+        # Each pair ran back to back, so its ratio is the least disturbed by a busy neighbour.
+        paired = statistics.median(t[index] / b[index] for b, t in zip(bare, tutor, strict=True))
         print(
             f"cold start to {what:<11}: bare Textual app (same widgets) {bare_ms:6.1f} ms, "
-            f"smtp-tutor on hello {tutor_ms:6.1f} ms, ratio {tutor_ms / bare_ms:.2f}x "
-            "(target <= 1.3x)"
+            f"smtp-tutor on hello {tutor_ms:6.1f} ms, ratio {tutor_ms / bare_ms:.2f}x, "
+            f"median of paired ratios {paired:.2f}x (target <= 1.3x)"
         )
 
     latencies = asyncio.run(step_latencies())

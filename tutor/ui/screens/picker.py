@@ -93,7 +93,7 @@ class PickerScreen(Screen[None]):
                     id="what-ifs",
                 )
                 yield Button("Start ▶", id="start", variant="primary")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "smtp-tutor"

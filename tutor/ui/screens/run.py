@@ -151,7 +151,7 @@ class RunScreen(Screen[None]):
                     with TabPane("Hosts", id="hosts-tab"):
                         yield HostsPanel("starting the world…", id="hosts-in-tab")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "smtp-tutor"
