@@ -46,6 +46,37 @@ async def test_fast_forward_alarms_fire_on_a_skipped_wait_or_in_real_time() -> N
     assert fired == ["reached", "skipped to, at +0 s"]
 
 
+async def test_held_fast_forward_time_stands_still_but_still_skips_waits() -> None:
+    clock = FastForwardClock(T0)
+    fired: list[str] = []
+    clock.call_at(clock.now() + 0.05, lambda: fired.append("alarm"))
+    with clock.held():
+        frozen = clock.now()
+        await asyncio.sleep(0.1)  # the learner reads the screen
+        assert clock.now() == frozen
+        assert fired == []  # due 0.05 s of world time later, and world time has not moved
+        await clock.sleep(10)  # a skipped wait still moves a held clock
+        assert clock.now() == frozen + 10
+        assert fired == ["alarm"]
+    clock.call_at(clock.now() + 0.05, lambda: fired.append("after"))
+    await asyncio.sleep(0.01)
+    assert frozen + 10 <= clock.now() < frozen + 10.05  # goes on from where it stood
+    await asyncio.sleep(0.1)
+    assert fired == ["alarm", "after"]
+
+
+async def test_an_alarm_whose_timer_ran_out_during_a_hold_fires_after_it() -> None:
+    clock = FastForwardClock(T0)
+    fired: list[float] = []
+    due = clock.now() + 0.03
+    clock.call_at(due, lambda: fired.append(clock.now()))
+    with clock.held():
+        await asyncio.sleep(0.06)  # its real-time timer fires now, against frozen time
+    assert fired == []
+    await asyncio.sleep(0.1)
+    assert len(fired) == 1 and fired[0] >= due
+
+
 async def test_real_clock_alarms_wait_real_time() -> None:
     clock = RealClock()
     done = asyncio.Event()

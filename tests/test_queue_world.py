@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import subprocess
@@ -129,6 +130,31 @@ async def test_greylist_scenario_defers_then_delivers_five_minutes_later_with_x_
     assert stored.message["X-Greylist"].startswith("delayed 299 seconds") or stored.message[
         "X-Greylist"
     ].startswith("delayed 300 seconds")
+
+
+async def test_a_learner_stepping_slowly_does_not_move_world_time_or_the_retry(
+    start_world,
+) -> None:
+    """Time spent at a closed step gate is the reader's, not the mail's: stepping greylist at
+    a slow pace gives the timeline of a plain run (the retry at the 5-minute queue run)."""
+    async with start_world("greylist") as world:
+        world.gate.close()
+        started = world.clock.now()
+
+        async def learner() -> None:
+            while True:
+                await asyncio.sleep(0.06)  # about 20 steps before the first attempt: over 1 s
+                world.gate.release()
+
+        stepping = asyncio.create_task(learner())
+        try:
+            await world.run()
+        finally:
+            stepping.cancel()
+    first, second = world.results
+    assert first.outcome is Outcome.DEFERRED and second.outcome is Outcome.DELIVERED
+    assert first.time - started < 0.3, first.time - started  # however long the learner took
+    assert round(second.time - started) == 300
 
 
 async def test_greylisting_holds_every_retry_before_300_s_and_passes_the_first_after(

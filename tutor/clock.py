@@ -10,7 +10,8 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -32,6 +33,11 @@ class Clock(Protocol):
         """Call ``alarm`` once this clock reads ``when`` (on the running event loop)."""
         ...
 
+    def held(self) -> AbstractContextManager[None]:
+        """A block during which this clock's time stands still, where it can (see
+        ``FastForwardClock.held``); a clock that cannot stop simply keeps going."""
+        ...
+
 
 class _Alarms:
     """Alarms waiting for a clock whose time can jump: fired as soon as it has passed them.
@@ -46,6 +52,9 @@ class _Alarms:
 
     def add(self, when: float, alarm: Alarm) -> None:
         heapq.heappush(self._due, (when, next(self._order), alarm))
+
+    def pending(self) -> list[float]:
+        return [when for when, _, _ in self._due]
 
     def fire(self, now: float) -> None:
         while self._due and self._due[0][0] <= now:
@@ -72,6 +81,9 @@ class RealClock:
 
     def call_at(self, when: float, alarm: Alarm) -> None:
         asyncio.get_running_loop().call_later(max(0.0, when - self.now()), alarm)
+
+    def held(self) -> AbstractContextManager[None]:
+        return nullcontext()  # wall-clock time does not wait for anyone
 
 
 class SimulatedClock:
@@ -110,6 +122,9 @@ class SimulatedClock:
         self.advance(max(0.0, seconds))
         await asyncio.sleep(0)
 
+    def held(self) -> AbstractContextManager[None]:
+        return nullcontext()  # it never moves by itself anyway
+
 
 class FastForwardClock:
     """Real time that skips every wait: what a run with retries uses.
@@ -123,8 +138,12 @@ class FastForwardClock:
         self._real_start = time.time()
         self._offset = (start - self._real_start) if start is not None else 0.0
         self._alarms = _Alarms()
+        self._holds = 0
+        self._frozen_at: float | None = None
 
     def now(self) -> float:
+        if self._frozen_at is not None:
+            return self._frozen_at
         return time.time() + self._offset
 
     def advance(self, seconds: float) -> None:
@@ -133,13 +152,40 @@ class FastForwardClock:
         self._alarms.jump(self.now() + seconds, self._set)
 
     def _set(self, when: float) -> None:
-        self._offset = max(self._offset, when - time.time())
+        if self._frozen_at is not None:
+            self._frozen_at = max(self._frozen_at, when)
+        else:
+            self._offset = max(self._offset, when - time.time())
 
     def call_at(self, when: float, alarm: Alarm) -> None:
         """Due after a skipped wait or when real time gets there, whichever comes first."""
         self._alarms.add(when, alarm)
+        self._arm(when)
+
+    def _arm(self, when: float) -> None:
         loop = asyncio.get_running_loop()
         loop.call_later(max(0.0, when - self.now()), lambda: self._alarms.fire(self.now()))
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """World time stands still inside: the world is waiting for the learner to step.
+
+        How long a learner looks at a line is not part of the mail's life: without this, a
+        slow step would push a retry past a queue run and the timeline would depend on the
+        reader's pace. Skipped waits still move the clock while it is held; holds nest.
+        """
+        if self._holds == 0:
+            self._frozen_at = self.now()
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if self._holds == 0 and self._frozen_at is not None:
+                self._offset = self._frozen_at - time.time()
+                self._frozen_at = None
+                for when in self._alarms.pending():  # their timers ran against frozen time
+                    self._arm(when)
 
     def advance_to(self, when: float) -> None:
         self.advance(max(0.0, when - self.now()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 
 class StepGate:
@@ -18,6 +19,8 @@ class StepGate:
         self._changed = asyncio.Event()
         self.waiting: str = ""  # what the world is about to do, for the UI to show
         self.on_wait: Callable[[str], None] | None = None
+        # What to hold while a step waits for the learner: the world's clock (World sets it).
+        self.hold_time: Callable[[], AbstractContextManager[None]] = nullcontext
 
     @property
     def is_open(self) -> bool:
@@ -42,9 +45,11 @@ class StepGate:
         self.waiting = what
         if self.on_wait is not None:
             self.on_wait(what)
-        while not self._open and self._credits <= 0:
-            self._changed.clear()
-            await self._changed.wait()
+        if self._credits <= 0:
+            with self.hold_time():  # the learner's thinking time is not the mail's
+                while not self._open and self._credits <= 0:
+                    self._changed.clear()
+                    await self._changed.wait()
         if not self._open:
             self._credits -= 1
         self.waiting = ""

@@ -144,6 +144,8 @@ class World:
             gate=gate or StepGate(),
             run_dir=run_dir,
         )
+        # While the world waits for the learner at a step, world time stands still.
+        self.ctx.gate.hold_time = self.clock.held
         self.mailboxes = Mailboxes(self.ctx.mailbox_root)
         self._servers: list[Any] = []
         self.results: list[RecipientResult] = []
