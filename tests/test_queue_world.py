@@ -157,6 +157,25 @@ async def test_a_learner_stepping_slowly_does_not_move_world_time_or_the_retry(
     assert round(second.time - started) == 300
 
 
+async def test_what_if_toggles_bring_greylisting_and_a_421_greeting_to_any_scenario(
+    start_world,
+) -> None:
+    async with start_world("hello", what_ifs=frozenset({"greylist", "greet-421"})) as world:
+        result = await world.run()
+        (stored,) = world.mailboxes.messages(BOB)
+    assert result.ok, result.mismatches
+    replies = [
+        e.text
+        for e in world.trace.of_type(SmtpLine)
+        if e.side is Side.CLIENT and e.direction is Direction.SERVER_TO_CLIENT
+    ]
+    assert any(r.startswith("421 4.3.2 mx1.example.net") for r in replies)  # then mx2
+    deferred, delivered = world.results
+    assert deferred.reply.startswith("451 4.7.1") and "mx2.example.net" in deferred.relay
+    assert delivered.outcome is Outcome.DELIVERED
+    assert "X-Greylist" in stored.message
+
+
 async def test_greylisting_holds_every_retry_before_300_s_and_passes_the_first_after(
     start_world, tmp_path: Path
 ) -> None:
@@ -437,3 +456,16 @@ def test_log_command_prints_postfix_lines_and_a_summary(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert missing.returncode == 2 and "no mail log" in missing.stderr
+
+
+async def test_a_run_whose_what_if_changed_the_ending_is_reported_as_not_judged(
+    start_world,
+) -> None:
+    from tutor.trace import ScenarioFinished
+
+    async with start_world("spf-pass", what_ifs=frozenset({"mx-down"})) as world:
+        result = await world.run()
+    (finished,) = world.trace.of_type(ScenarioFinished)
+    assert result.ok and result.unjudged == [BOB]
+    assert finished.outcomes == {BOB: "bounced"}  # five days of refused connections
+    assert finished.verdict == "not judged (a what-if changed what to expect)"

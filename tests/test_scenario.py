@@ -8,6 +8,7 @@ import pytest
 
 from tutor.scenario import (
     WHAT_IFS,
+    Check,
     Fault,
     Role,
     ScenarioError,
@@ -101,10 +102,43 @@ def test_sender_needs_a_password_to_submit() -> None:
 
 def test_what_ifs_change_the_world_and_the_expectation() -> None:
     hello = load_scenario("hello")
-    assert {w.key for w in WHAT_IFS} == {"mx-down", "no-starttls", "unknown-user", "too-big"}
+    assert {w.key for w in WHAT_IFS} >= {"mx-down", "no-starttls", "unknown-user", "too-big"}
     down = apply_what_ifs(hello, {"mx-down"})
     assert Fault.DOWN in down.host("mx1.example.net").faults
     assert Fault.DOWN not in down.host("mx2.example.net").faults
     ghost = apply_what_ifs(hello, {"unknown-user"})
     assert ghost.message.recipients == ("bob@example.net", "nobody@example.net")
     assert ghost.expect.outcomes["nobody@example.net"] is Outcome.BOUNCED
+
+
+def test_what_ifs_cover_every_kind_of_trouble_the_engine_can_make() -> None:
+    hello = load_scenario("hello")
+    greet = apply_what_ifs(hello, {"greet-421"})
+    assert Fault.GREET_421 in greet.host("mx1.example.net").faults
+    assert Fault.GREET_421 not in greet.host("mx2.example.net").faults
+    grey = apply_what_ifs(hello, {"greylist"})
+    assert all(
+        Check.GREYLIST in grey.host(n).checks for n in ("mx1.example.net", "mx2.example.net")
+    )
+    assert grey.timing.greylist["delay"] == 240
+    full = apply_what_ifs(hello, {"mailbox-full"})
+    mx1 = full.host("mx1.example.net")
+    assert Fault.MAILBOX_FULL in mx1.faults and mx1.fault_users == ("bob@example.net",)
+    assert mx1.fault_clears_after == 2 * 3600
+    down = apply_what_ifs(hello, {"all-mx-down"})
+    assert all(Fault.DOWN in down.host(n).faults for n in ("mx1.example.net", "mx2.example.net"))
+    assert down.expect.outcomes == {"bob@example.net": Outcome.BOUNCED}
+
+
+def test_a_what_if_that_cannot_tell_the_ending_leaves_it_unjudged() -> None:
+    # hello has two MX records: with the first down, the second still delivers.
+    assert apply_what_ifs(load_scenario("hello"), {"mx-down"}).expect.outcomes == {
+        "bob@example.net": Outcome.DELIVERED
+    }
+    # spf-pass has one: what happens now is a five-day retry, not what the scenario tells.
+    assert apply_what_ifs(load_scenario("spf-pass"), {"mx-down"}).expect.outcomes == {}
+    # dnsbl-listed blocks the sender before any mailbox lookup: no 550 for the ghost.
+    ghost = apply_what_ifs(load_scenario("dnsbl-listed"), {"unknown-user"})
+    assert "nobody@example.net" not in ghost.expect.outcomes
+    # mx-down's hosts never come back, so a quota on them never clears either.
+    assert apply_what_ifs(load_scenario("mx-down"), {"mailbox-full"}).expect.outcomes == {}

@@ -628,9 +628,44 @@ def _add_fault(scenario: Scenario, hosts: list[HostSpec], fault: Fault) -> Scena
     return scenario
 
 
-def _preferred_mx_down(scenario: Scenario) -> Scenario:
+_MX_RECORD = re.compile(r"\bMX\s+\d+\s+(\S+)", re.IGNORECASE)
+
+
+def _mx_targets(scenario: Scenario, domain: str) -> set[str]:
+    """The MX hosts the scenario's zone text publishes for ``domain`` (a light read: the
+    zone's own MX lines, without loading dnspython just to draw the picker)."""
+    return {
+        target.rstrip(".").lower()
+        for zone in scenario.zones
+        if zone.origin.rstrip(".").lower() == domain.lower()
+        for target in _MX_RECORD.findall(zone.text)
+    }
+
+
+def _all_delivered(scenario: Scenario) -> bool:
+    """Whether every recipient is expected to arrive: what the what-ifs can predict from."""
+    outcomes = scenario.expect.outcomes
+    return all(outcomes.get(r) is Outcome.DELIVERED for r in scenario.message.recipients)
+
+
+def _unjudged(scenario: Scenario) -> Scenario:
+    """No expected outcome any more: the what-if changes the story in a way it cannot tell
+    in advance (the run shows what happened, marked as not judged)."""
+    return dataclasses.replace(scenario, expect=Expectation())
+
+
+def _preferred_mx_fails(scenario: Scenario, fault: Fault) -> Scenario:
+    """The first MX host gets ``fault``; the run ends as before only if a second MX exists."""
     mx = _mx_hosts(scenario)
-    return _add_fault(scenario, mx[:1], Fault.DOWN)
+    scenario = _add_fault(scenario, mx[:1], fault)
+    domain = scenario.message.recipients[0].rpartition("@")[2]
+    if len(_mx_targets(scenario, domain)) >= 2 and _all_delivered(scenario):
+        return scenario  # the sender falls back to the next MX and delivers there
+    return _unjudged(scenario)
+
+
+def _preferred_mx_down(scenario: Scenario) -> Scenario:
+    return _preferred_mx_fails(scenario, Fault.DOWN)
 
 
 def _no_starttls(scenario: Scenario) -> Scenario:
@@ -643,6 +678,10 @@ def _unknown_recipient(scenario: Scenario) -> Scenario:
     message = dataclasses.replace(
         scenario.message, recipients=(*scenario.message.recipients, ghost)
     )
+    if not _all_delivered(scenario):
+        # Where the real recipient does not get through either (a blocklist, a dead MX),
+        # the ghost never reaches the mailbox lookup: its fate is the scenario's, not 550.
+        return dataclasses.replace(scenario, message=message)
     expect = Expectation(
         outcomes={**scenario.expect.outcomes, ghost: Outcome.BOUNCED},  # 550, then a DSN
         replies={**scenario.expect.replies, ghost: "550 5.1.1"},
@@ -656,6 +695,8 @@ def _too_big(scenario: Scenario) -> Scenario:
     for host in _mx_hosts(scenario):
         scenario = scenario.with_host(host.name, max_size=limit)
     message = dataclasses.replace(scenario.message, pad_to=limit * 2)
+    if not _all_delivered(scenario):
+        return _unjudged(dataclasses.replace(scenario, message=message))
     expect = Expectation(
         outcomes={r: Outcome.BOUNCED for r in message.recipients},  # 552, then a DSN
         replies={r: "552" for r in message.recipients},
@@ -663,11 +704,68 @@ def _too_big(scenario: Scenario) -> Scenario:
     return dataclasses.replace(scenario, message=message, expect=expect)
 
 
+def _preferred_mx_greets_421(scenario: Scenario) -> Scenario:
+    return _preferred_mx_fails(scenario, Fault.GREET_421)
+
+
+WHAT_IF_GREYLIST_DELAY = 240.0  # as the greylist scenario: the first retry (5 min) gets in
+
+
+def _greylisting(scenario: Scenario) -> Scenario:
+    for host in _mx_hosts(scenario):
+        if Check.GREYLIST not in host.checks:
+            scenario = scenario.with_host(host.name, checks=(Check.GREYLIST, *host.checks))
+    greylist = {"delay": WHAT_IF_GREYLIST_DELAY, **scenario.timing.greylist}
+    return dataclasses.replace(
+        scenario, timing=dataclasses.replace(scenario.timing, greylist=greylist)
+    )
+
+
+WHAT_IF_QUOTA_HOURS = 2
+
+
+PERMANENT_FAULTS = frozenset({Fault.NO_STARTTLS, Fault.TAMPER_BODY})  # the rest can clear
+
+
+def _mailbox_full(scenario: Scenario) -> Scenario:
+    first = scenario.message.recipients[0]
+    hosts = _mx_hosts(scenario)
+    # A host's faults share one clearing time: on a host whose own trouble never clears, the
+    # quota never clears either, and the story is the scenario's rather than the what-if's.
+    stuck = any(not h.fault_clears_after and h.faults - PERMANENT_FAULTS for h in hosts)
+    for host in hosts:
+        scenario = scenario.with_host(
+            host.name,
+            faults=host.faults | {Fault.MAILBOX_FULL},
+            fault_users=(*host.fault_users, first),
+            fault_clears_after=host.fault_clears_after
+            or (0.0 if stuck else WHAT_IF_QUOTA_HOURS * 3600.0),
+        )
+    return _unjudged(scenario) if stuck else scenario
+
+
+def _every_mx_down(scenario: Scenario) -> Scenario:
+    for host in _mx_hosts(scenario):  # for good: no fault of the scenario's clears either
+        scenario = scenario.with_host(
+            host.name, faults=host.faults | {Fault.DOWN}, fault_clears_after=0.0
+        )
+    expect = Expectation(outcomes={r: Outcome.BOUNCED for r in scenario.message.recipients})
+    return dataclasses.replace(scenario, expect=expect)  # five days of retries, then a DSN
+
+
 WHAT_IFS: tuple[WhatIf, ...] = (
-    WhatIf("mx-down", "Preferred MX is down (connection refused)", _preferred_mx_down),
-    WhatIf("no-starttls", "Receiving MX offers no STARTTLS", _no_starttls),
-    WhatIf("unknown-user", "Add a recipient that does not exist", _unknown_recipient),
-    WhatIf("too-big", "Message is bigger than the MX accepts", _too_big),
+    WhatIf("mx-down", "Preferred MX is down (refuses)", _preferred_mx_down),
+    WhatIf("greet-421", "Preferred MX greets 421 (busy)", _preferred_mx_greets_421),
+    WhatIf("no-starttls", "MX offers no STARTTLS", _no_starttls),
+    WhatIf("unknown-user", "Add an unknown recipient (550)", _unknown_recipient),
+    WhatIf("too-big", "Message too big for the MX (552)", _too_big),
+    WhatIf("greylist", "MX greylists new senders (451)", _greylisting),
+    WhatIf(
+        "mailbox-full",
+        f"Mailbox full for {WHAT_IF_QUOTA_HOURS} h (452 4.2.2)",
+        _mailbox_full,
+    ),
+    WhatIf("all-mx-down", "Every MX down for 5 days (DSN)", _every_mx_down),
 )
 
 

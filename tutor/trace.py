@@ -149,6 +149,18 @@ class ScenarioFinished(Event):
     ok: bool
     outcomes: dict[str, str] = field(default_factory=dict)  # recipient -> Outcome
     mismatches: tuple[str, ...] = ()
+    # Recipients the scenario no longer expects anything of: a what-if changed the story in a
+    # way it could not predict (the preferred MX of a one-MX domain went down, say).
+    unjudged: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """How the run ended against the scenario, in words every view uses."""
+        if self.mismatches:
+            return "NOT as expected"
+        if self.unjudged and len(self.unjudged) == len(self.outcomes):
+            return "not judged (a what-if changed what to expect)"
+        return "as expected"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,7 +93,12 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
 
     for line in render_timelines(trace.events):  # only messages that were retried
         print(line)
-    verdict = "as expected" if result.ok else "NOT as the scenario expects"
+    if not result.ok:
+        verdict = "NOT as the scenario expects"
+    elif result.unjudged:
+        verdict = f"with {', '.join(result.unjudged)} not judged: a what-if changed what to expect"
+    else:
+        verdict = "as expected"
     print(f"\nScenario {scenario.name!r} ended {verdict}.")
     for mismatch in result.mismatches:
         print(f"  !! {mismatch}")

@@ -369,10 +369,13 @@ def _format_started(event: ScenarioStarted, width: int, _: int) -> list[str]:
 
 
 def _format_finished(event: ScenarioFinished, width: int, _: int) -> list[str]:
-    verdict = "as expected ✓" if event.ok else "!! NOT as expected"
+    verdict = {"as expected": "as expected ✓", "NOT as expected": "!! NOT as expected"}.get(
+        event.verdict, event.verdict
+    )
     lines = [_rule(f"══ finished {event.name}: {verdict} ", width, "═")]
     for recipient, outcome in event.outcomes.items():
-        lines.extend(_tagged("run", f"{recipient}: {outcome}", width))
+        unjudged = " (not judged)" if recipient in event.unjudged else ""
+        lines.extend(_tagged("run", f"{recipient}: {outcome}{unjudged}", width))
     for mismatch in event.mismatches:
         lines.extend(_tagged("run", f"!! {mismatch}", width))
     return lines

@@ -140,7 +140,7 @@ def event_body(event: Event) -> str:
         return f"scenario {event.name} started: {event.title}"
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
-        verdict = "as expected" if event.ok else "NOT as expected"
+        verdict = event.verdict
         return f"ScenarioFinished ({verdict}): {outcomes}"
     return event.type
 

@@ -53,6 +53,7 @@ class RunResult:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     replies: dict[str, str] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
+    unjudged: list[str] = field(default_factory=list)  # no expectation left (a what-if)
 
     @property
     def ok(self) -> bool:
@@ -293,6 +294,7 @@ class World:
                 ok=result.ok,
                 outcomes={r: str(o) for r, o in result.outcomes.items()},
                 mismatches=tuple(result.mismatches),
+                unjudged=tuple(result.unjudged),
             )
         )
         return result
@@ -335,6 +337,7 @@ class World:
             reply = result.replies.get(recipient, "")
             if not reply.startswith(prefix):
                 result.mismatches.append(f"{recipient}: expected reply {prefix!r}, got {reply!r}")
+        result.unjudged = [r for r in result.outcomes if r not in expect.outcomes]
         return result
 
     # ------------------------------------------------------------------ for serve and labs

@@ -417,7 +417,7 @@ class RunScreen(Screen[None]):
         ending = ""
         if finished is not None:
             outcomes = ", ".join(f"{r}: {o}" for r, o in finished.outcomes.items())
-            verdict = "" if finished.ok else " (NOT as expected)"
+            verdict = "" if finished.verdict == "as expected" else f" ({finished.verdict})"
             ending = f"■ finished: {outcomes}{verdict}"
         else:
             source = session.source
