@@ -463,9 +463,11 @@ async def test_a_run_whose_what_if_changed_the_ending_is_reported_as_not_judged(
 ) -> None:
     from tutor.trace import ScenarioFinished
 
-    async with start_world("spf-pass", what_ifs=frozenset({"mx-down"})) as world:
+    # mailbox-full's only MX, down too: its faults clear after two hours, so bob arrives,
+    # but when and after what is the run's own story, not something the what-if can tell.
+    async with start_world("mailbox-full", what_ifs=frozenset({"mx-down"})) as world:
         result = await world.run()
     (finished,) = world.trace.of_type(ScenarioFinished)
     assert result.ok and result.unjudged == [BOB]
-    assert finished.outcomes == {BOB: "bounced"}  # five days of refused connections
+    assert finished.outcomes == {BOB: "delivered"}
     assert finished.verdict == "not judged (a what-if changed what to expect)"

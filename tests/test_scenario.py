@@ -135,8 +135,12 @@ def test_a_what_if_that_cannot_tell_the_ending_leaves_it_unjudged() -> None:
     assert apply_what_ifs(load_scenario("hello"), {"mx-down"}).expect.outcomes == {
         "bob@example.net": Outcome.DELIVERED
     }
-    # spf-pass has one: what happens now is a five-day retry, not what the scenario tells.
-    assert apply_what_ifs(load_scenario("spf-pass"), {"mx-down"}).expect.outcomes == {}
+    # spf-pass has one, for good: five days of retries, then a DSN.
+    assert apply_what_ifs(load_scenario("spf-pass"), {"mx-down"}).expect.outcomes == {
+        "bob@example.net": Outcome.BOUNCED
+    }
+    # mailbox-full's one MX comes back after two hours: its own story, not the what-if's.
+    assert apply_what_ifs(load_scenario("mailbox-full"), {"mx-down"}).expect.outcomes == {}
     # dnsbl-listed blocks the sender before any mailbox lookup: no 550 for the ghost.
     ghost = apply_what_ifs(load_scenario("dnsbl-listed"), {"unknown-user"})
     assert "nobody@example.net" not in ghost.expect.outcomes

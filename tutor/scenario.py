@@ -628,18 +628,26 @@ def _add_fault(scenario: Scenario, hosts: list[HostSpec], fault: Fault) -> Scena
     return scenario
 
 
-_MX_RECORD = re.compile(r"\bMX\s+\d+\s+(\S+)", re.IGNORECASE)
-
-
-def _mx_targets(scenario: Scenario, domain: str) -> set[str]:
-    """The MX hosts the scenario's zone text publishes for ``domain`` (a light read: the
-    zone's own MX lines, without loading dnspython just to draw the picker)."""
-    return {
-        target.rstrip(".").lower()
-        for zone in scenario.zones
-        if zone.origin.rstrip(".").lower() == domain.lower()
-        for target in _MX_RECORD.findall(zone.text)
-    }
+def _mx_records(scenario: Scenario, domain: str) -> list[tuple[int, str]]:
+    """(preference, host) of the MX records the scenario's zones publish for ``domain``,
+    most preferred first. A light read of the zone text (owner ``@`` or the domain itself),
+    so drawing the picker does not load dnspython."""
+    domain = domain.rstrip(".").lower()
+    records = []
+    for zone in scenario.zones:
+        if zone.origin.rstrip(".").lower() != domain:
+            continue
+        for line in zone.text.splitlines():
+            tokens = line.split(";", 1)[0].split()
+            upper = [t.upper() for t in tokens]
+            if "MX" not in upper or line[:1].isspace():
+                continue
+            at = upper.index("MX")
+            if tokens[0].rstrip(".").lower() not in ("@", domain) or len(tokens) < at + 3:
+                continue
+            if tokens[at + 1].isdigit():
+                records.append((int(tokens[at + 1]), tokens[at + 2].rstrip(".").lower()))
+    return sorted(records)
 
 
 def _all_delivered(scenario: Scenario) -> bool:
@@ -655,13 +663,24 @@ def _unjudged(scenario: Scenario) -> Scenario:
 
 
 def _preferred_mx_fails(scenario: Scenario, fault: Fault) -> Scenario:
-    """The first MX host gets ``fault``; the run ends as before only if a second MX exists."""
-    mx = _mx_hosts(scenario)
-    scenario = _add_fault(scenario, mx[:1], fault)
+    """The recipient domain's preferred MX gets ``fault``; the ending follows from how many
+    MX hosts the domain has and whether the host's faults ever clear."""
     domain = scenario.message.recipients[0].rpartition("@")[2]
-    if len(_mx_targets(scenario, domain)) >= 2 and _all_delivered(scenario):
-        return scenario  # the sender falls back to the next MX and delivers there
-    return _unjudged(scenario)
+    records = _mx_records(scenario, domain)
+    names = {h.name for h in scenario.hosts}
+    preferred = [h for h in scenario.hosts if records and h.name == records[0][1]]
+    target = preferred or _mx_hosts(scenario)[:1]
+    if all(fault in host.faults for host in target):
+        return scenario  # the scenario already has it: nothing changes
+    scenario = _add_fault(scenario, target, fault)
+    if len({host for _, host in records if host in names}) >= 2:
+        # The sender falls back to the next MX: the same ending, if it was a plain delivery.
+        return scenario if _all_delivered(scenario) else _unjudged(scenario)
+    if target and not target[0].fault_clears_after:
+        # The only MX never answers: five days of retries, then a DSN for every recipient.
+        expect = Expectation(outcomes={r: Outcome.BOUNCED for r in scenario.message.recipients})
+        return dataclasses.replace(scenario, expect=expect)
+    return _unjudged(scenario)  # it comes back at some point: the scenario's own story
 
 
 def _preferred_mx_down(scenario: Scenario) -> Scenario:
