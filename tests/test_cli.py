@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -113,3 +115,11 @@ def test_a_class_can_run_the_same_scenario_side_by_side_on_one_machine(tmp_path:
         assert (
             len(list((tmp_path / f"s{i}" / "mailboxes" / "bob@example.net" / "new").iterdir())) == 1
         )
+
+
+@pytest.mark.parametrize("argv", [["--projector", "run", "hello"], ["run", "hello", "--projector"]])
+def test_projector_works_before_or_after_the_command(argv: list[str]) -> None:
+    from tutor.cli import build_parser
+
+    assert build_parser().parse_args(argv).projector is True
+    assert build_parser().parse_args(["run", "hello"]).projector is False

@@ -37,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="highlight the transcript (auto: only on a terminal, and never with NO_COLOR)",
     )
-    parser.add_argument("--projector", action="store_true", help="projector layout (TUI)")
+    # SUPPRESS: unset here, the global `smtp-tutor --projector run X` still counts.
+    parser.add_argument(
+        "--projector", action="store_true", default=argparse.SUPPRESS, help="projector layout (TUI)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
