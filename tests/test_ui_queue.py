@@ -122,6 +122,13 @@ async def test_following_the_recipients_dsn_link_selects_the_550_that_caused_it(
         assert chosen.recipient == "robert@example.net"
         assert chosen.reply.startswith("550 5.1.1")
         assert chosen.seq == session.events[bounce_index].links[-1]["seq"]
+        await pilot.press("g")  # and back to the DSN, its links ready for the next one
+        await settle(pilot, app)
+        assert session.cursor == bounce_index
+        assert app.focused is links
+        await pilot.press("down", "enter")
+        await settle(pilot, app)
+        assert session.selected is chosen
         # It is the sender's verdict on the MX's 550 to RCPT TO, read earlier in that session.
         replies = [
             e.text

@@ -122,6 +122,7 @@ class RunScreen(Screen[None]):
         self._play_timer: Timer | None = None
         self._refresh_pending = False
         self._shown_selection: tuple[int, int] | None = None
+        self._dsn_origin: int | None = None  # the bounce whose DSN link was followed last
 
     # ------------------------------------------------------------------ layout
 
@@ -181,6 +182,7 @@ class RunScreen(Screen[None]):
             old.close()
             await old.source.stop()
         self._shown_selection = None
+        self._dsn_origin = None
         if self.spec.replay is None:
             await asyncio.to_thread(load_world_modules)
         source, self.scenario = self.spec.make_source()
@@ -282,7 +284,9 @@ class RunScreen(Screen[None]):
             if not bounces:
                 self.notify("No bounce yet: DSN links appear once a DSN has been generated.")
                 return
-            self._show_event(bounces[-1])
+            # Back to the DSN whose link was followed last, else the latest one.
+            origin = self._dsn_origin
+            self._show_event(origin if origin in bounces else bounces[-1])
         self.query_one("#details", TabbedContent).active = "queue"
         self.refresh_views()  # now, so the links exist before they take the focus
         if not self.query_one(QueuePane).focus_links():
@@ -295,10 +299,11 @@ class RunScreen(Screen[None]):
         if session is None or index is None or index >= session.revealed:
             self.notify(f"Event #{seq} is not in this run's log.", severity="warning")
             return None
+        self._dsn_origin = session.cursor if isinstance(session.selected, Bounce) else None
         self._show_event(index)
         self.query_one(TrafficLog).focus()
         event = session.events[index]
-        self.notify(f"#{seq} is where that DSN field came from; space walks on to the bounce.")
+        self.notify(f"#{seq} is where that DSN field came from; g goes back to the DSN.")
         return event
 
     def _show_event(self, index: int) -> None:
