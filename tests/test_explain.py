@@ -23,6 +23,7 @@ from tutor.trace import (
     Event,
     Note,
     Outcome,
+    PolicyVerdict,
     RecipientResult,
     SmtpLine,
     TcpConnect,
@@ -237,3 +238,19 @@ def test_a_success_code_is_not_explained_as_a_problem() -> None:
 
     text = " ".join(explain_enhanced("2.7.0").body)
     assert "success" in text and "problem" not in text
+
+
+@pytest.mark.parametrize(
+    ("check", "question", "rfc"),
+    [
+        ("spf", "is this host allowed to send", "RFC 7208"),
+        ("dmarc", "does SPF or DKIM pass for the From: domain", "RFC 7489"),
+        ("greylist", "first attempt deferred on purpose", "RFC 6647"),
+    ],
+)
+def test_a_verdicts_one_line_explanation_names_the_question_its_check_answers(
+    check: str, question: str, rfc: str
+) -> None:
+    verdict = PolicyVerdict(check=check, result="pass", reasons=("why",))
+    summary = explain_event(verdict).summary
+    assert summary.startswith(f"{check}: ") and question in summary and rfc in summary

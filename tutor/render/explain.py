@@ -483,14 +483,20 @@ def _explain_event(event: Event) -> Explanation:
         return _with(base, body=(event.text, *base.body))
     if isinstance(event, PolicyVerdict):
         base = _from_entry(data.get("event", "policy_verdict"))
-        topic = data.get("topic", event.check.lower())
+        check = event.check.lower()
+        topic = data.get("topic", _TOPIC_OF_CHECK.get(check, check))
         if topic:
-            base = _merge(base, _from_entry(topic))
+            # The one-line summary names the question the check answers, not just "a check".
+            rfc = f" · {topic.rfc[0]}" if topic.rfc else ""
+            base = _merge(base, _from_entry(topic), summary=f"{check}: {topic.short}{rfc}")
         return _with(base, breakdown=tuple(("reason", r) for r in event.reasons))
     if isinstance(event, QueueChange | Bounce):
         return _from_entry(data.get("event", event.type))
     entry = data.get("event", event.type)
     return _from_entry(entry) if entry else _generic(f"A {event.type} event.")
+
+
+_TOPIC_OF_CHECK = {"greylist": "greylisting"}  # a check's name -> its topic entry
 
 
 def _payload_explanation(event: SmtpLine) -> Explanation:
