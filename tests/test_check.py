@@ -450,3 +450,21 @@ def test_the_shipped_example_files_give_the_results_their_comments_promise(
         "--zone", EXAMPLES / "dmarc.zone", "--ip", "203.0.113.66",
     )  # fmt: skip
     assert (report["result"], report["disposition"]) == ("fail", "reject")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "verdict"),
+    [("gateway", "Result: dkim=pass"), ("dkim-tamper", "Result: dkim=fail (body hash mismatch)")],
+)
+def test_a_kept_worlds_zone_file_lets_a_learner_recheck_its_mail_offline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario: str, verdict: str
+) -> None:
+    """`run --keep DIR` leaves DIR/world.zone, the zones exactly as served (several domains,
+    each with its SOA, DKIM keys published): `check dkim` reaches the world's verdict."""
+    kept = tmp_path / "run"
+    assert main(["run", scenario, "--plain", "--keep", str(kept)]) == 0
+    capsys.readouterr()
+    (delivered,) = (kept / "mailboxes" / "bob@example.net" / "new").iterdir()
+    code, out, err = check(capsys, "dkim", "--message", delivered, "--zone", kept / "world.zone")
+    assert (code, err) == (0, "")
+    assert verdict in out

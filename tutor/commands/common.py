@@ -28,7 +28,8 @@ def add_scenario_argument(parser: argparse.ArgumentParser, *, optional: bool = F
         "--keep",
         type=Path,
         metavar="DIR",
-        help="keep mailboxes, CA, logs and the recorded trace in DIR (default: a temp dir)",
+        help="keep mailboxes, CA, logs, the zone file and the recorded trace in DIR "
+        "(default: a temp dir)",
     )
 
 

@@ -106,5 +106,5 @@ async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
     for mismatch in result.mismatches:
         print(f"  !! {mismatch}")
     if args.keep:
-        print(f"Mailboxes, CA, trace and mail log kept in {args.keep}")
+        print(f"Mailboxes, CA, zone file (world.zone), trace and mail log kept in {args.keep}")
     return 0 if result.ok else 1

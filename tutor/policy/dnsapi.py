@@ -220,6 +220,28 @@ class _LineTrackingTokenizer(dns.tokenizer.Tokenizer):
         return token
 
 
+class _WithoutInnerSoa:
+    """The zone writer, minus SOA records below the file's origin.
+
+    One file may hold several domains, each with its own SOA (a world's zones as ``--keep``
+    writes them, or a learner's real zone files pasted together). dnspython refuses an SOA
+    anywhere but the zone apex; no check reads them, so they are left out rather than
+    failing the whole file.
+    """
+
+    def __init__(self, txn: Any, origin: dns.name.Name | None) -> None:
+        self._txn = txn
+        self._origin = origin
+
+    def add(self, name: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata) -> None:
+        if rdata.rdtype == dns.rdatatype.SOA and name != self._origin:
+            return
+        self._txn.add(name, ttl, rdata)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._txn, attribute)
+
+
 def zone_from_text(text: str, *, origin: str = ".", filename: str = "<zone>") -> dns.zone.Zone:
     """Parse one master file; names relative to ``origin`` (``$ORIGIN`` lines override it).
 
@@ -233,7 +255,11 @@ def zone_from_text(text: str, *, origin: str = ".", filename: str = "<zone>") ->
     try:
         with zone.writer(True) as txn:
             dns.zonefile.Reader(
-                tokenizer, dns.rdataclass.IN, txn, allow_include=False, default_ttl=DEFAULT_TTL
+                tokenizer,
+                dns.rdataclass.IN,
+                _WithoutInnerSoa(txn, zone.origin),
+                allow_include=False,
+                default_ttl=DEFAULT_TTL,
             ).read()
     except dns.exception.DNSException as exc:
         problem = re.sub(r"^.*?:\d+: ", "", str(exc)) or type(exc).__name__

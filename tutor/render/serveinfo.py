@@ -25,6 +25,7 @@ def render_serve_info(info: WorldInfo) -> Iterator[str]:
     yield ""
     yield f"CA certificate  {info.ca_path}"
     yield f"Mailboxes       {info.mailbox_root}  (one Maildir per user)"
+    yield f"Zone file       {info.zone_file}  (what the DNS serves; `check --zone` reads it)"
     if info.shared_loopback:
         yield "Note: this machine has only 127.0.0.1; every host really listens there."
     yield ""

@@ -38,3 +38,7 @@ class WorldContext:
     @property
     def mailbox_root(self) -> Path:
         return self.run_dir / "mailboxes"
+
+    @property
+    def zone_file(self) -> Path:
+        return self.run_dir / "world.zone"

@@ -44,6 +44,7 @@ from tutor.world.relay import GatewayReceiver, drain_relays
 from tutor.world.retry import RetryPolicy
 from tutor.world.smtpd_log import SmtpdLogger
 from tutor.world.submission import SubmissionServer, SubmittedMessage
+from tutor.world.zones import zone_file_text
 
 
 @dataclass
@@ -85,6 +86,7 @@ class WorldInfo:
     dns_port: int
     ca_path: Path
     mailbox_root: Path
+    zone_file: Path
     run_dir: Path
     hosts: tuple[HostInfo, ...]
     users: tuple[UserInfo, ...]
@@ -97,6 +99,7 @@ class WorldInfo:
             "dns": {"host": self.dns_address, "port": self.dns_port, "name": self.dns_name},
             "ca": str(self.ca_path),
             "mailboxes": str(self.mailbox_root),
+            "zone_file": str(self.zone_file),
             "hosts": [
                 {
                     "name": h.name,
@@ -178,9 +181,9 @@ class World:
         ctx.ca = WorldCA(ctx.run_dir)
         dns_port = plan.allocate_port(scenario.dns_name, Service.DNS)
         dns_host = plan.host(scenario.dns_name)
-        dns = DnsServer(
-            ctx, build_zones(scenario), scenario.dns_name, dns_host.bind_address, dns_port
-        )
+        zones = build_zones(scenario)
+        ctx.zone_file.write_text(zone_file_text(zones), encoding="utf-8")
+        dns = DnsServer(ctx, zones, scenario.dns_name, dns_host.bind_address, dns_port)
         await self._start_server(dns)
         ctx.resolver = WorldResolver(ctx, dns_host.bind_address, dns_port)
 
@@ -367,6 +370,7 @@ class World:
             dns_port=dns.ports[Service.DNS],
             ca_path=self.ctx.ca.path,
             mailbox_root=self.ctx.mailbox_root,
+            zone_file=self.ctx.zone_file,
             run_dir=self.ctx.run_dir,
             hosts=tuple(self._host_infos()),
             users=tuple(UserInfo(u.address, u.password) for u in self.scenario.users),

@@ -76,6 +76,17 @@ def build_zones(scenario: Scenario) -> list[dns.zone.Zone]:
     return zones
 
 
+def zone_file_text(zones: list[dns.zone.Zone]) -> str:
+    """Every zone in one master file, exactly as the world serves it (addresses filled in,
+    DKIM keys published): what `smtp-tutor check ... --zone` reads for offline checks."""
+    parts = ["; The zones of this world's DNS server, as served (smtp-tutor)."]
+    for zone in zones:
+        assert zone.origin is not None
+        parts.append(f"\n$ORIGIN {zone.origin.to_text()}")
+        parts.append(zone.to_text(sorted=True, relativize=True, want_origin=False).rstrip())
+    return "\n".join(parts) + "\n"
+
+
 def _substitute(scenario: Scenario, origin: str, text: str, addresses: dict[str, str]) -> str:
     """Replace ``${host.name}`` with that host's address; an unknown name is a ZoneError."""
 
