@@ -396,6 +396,10 @@ async def test_a_dns_server_that_gives_no_answer_defers_instead(world: MailWorld
         "4.4.3 Host or domain name not found. Name service error for name=nowhere.test "
         "type=MX: Host not found, try again"
     )
+    # ... and the learner is told why, once per domain (not at every retry).
+    await world.mta().deliver("Q2", "alice@example.org", ["y@nowhere.test"], CONTENT)
+    outside = [n for n in world.notes() if "nowhere.test is not a domain of this world" in n]
+    assert len(outside) == 1
 
 
 async def test_a_domain_without_mx_is_reached_through_its_implicit_mx(world: MailWorld) -> None:

@@ -181,6 +181,7 @@ class OutboundMta:
         try:
             records = await self.resolver.mx(domain, host=self.host.name)
         except Exception as exc:  # the resolver's own errors; classified by what they mean
+            self._note_outside_world(domain)
             raise _dns_error(domain, "MX", exc) from None
         if not records:
             raise _dns_error(domain, "MX", None)
@@ -198,11 +199,8 @@ class OutboundMta:
             )
         return hosts
 
-    def _saw_mx_record(self, domain: str) -> bool:
-        """Whether the last MX answer this host received for ``domain`` held an MX record.
-
-        Tells a real 'MX 0 domain.' from the implicit MX, which look alike in a list.
-        """
+    def _last_mx_answer(self, domain: str) -> DnsAnswer | None:
+        """The last MX answer this host received for ``domain``."""
         for event in reversed(self.ctx.trace.events):
             if (
                 isinstance(event, DnsAnswer)
@@ -210,8 +208,30 @@ class OutboundMta:
                 and event.qtype == "MX"
                 and event.qname.rstrip(".").lower() == domain
             ):
-                return any(" MX " in line for line in event.answer)
-        return False
+                return event
+        return None
+
+    def _saw_mx_record(self, domain: str) -> bool:
+        """Whether the last MX answer held an MX record: tells a real 'MX 0 domain.' from
+        the implicit MX, which look alike in a list."""
+        answer = self._last_mx_answer(domain)
+        return answer is not None and any(" MX " in line for line in answer.answer)
+
+    def _note_outside_world(self, domain: str) -> None:
+        """Say once why mail to a domain of the real internet only waits in the queue."""
+        answer = self._last_mx_answer(domain)
+        if answer is None or answer.rcode != "REFUSED":
+            return
+        said = f"{domain} is not a domain of this world"
+        if any(isinstance(e, Note) and e.text.startswith(said) for e in self.ctx.trace.events):
+            return
+        self._note(
+            f"{said}: its DNS server answers only for the "
+            "scenario's zones and refuses the rest, so the sender treats it as a DNS failure "
+            "and keeps the message queued. Nothing ever leaves this machine.",
+            stage=Stage.DNS,
+            level="warning",
+        )
 
     def order(self, hosts: Sequence[MxHost], seed: str) -> list[MxHost]:
         """Sort by preference; shuffle each run of equal preference with a seeded generator.
