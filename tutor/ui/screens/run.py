@@ -422,7 +422,7 @@ class RunScreen(Screen[None]):
         ending = ""
         if finished is not None:
             outcomes = ", ".join(f"{r}: {o}" for r, o in finished.outcomes.items())
-            verdict = "" if finished.verdict == "as expected" else f" ({finished.verdict})"
+            verdict = "" if finished.verdict == "as expected" else f" · {finished.verdict}"
             ending = f"■ finished: {outcomes}{verdict}"
         else:
             source = session.source
