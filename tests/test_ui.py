@@ -191,6 +191,24 @@ async def test_mx_down_what_if_chosen_in_the_picker_makes_mx2_deliver() -> None:
         assert finished is not None and finished.outcomes == {"bob@example.net": "delivered"}
 
 
+async def test_w_goes_from_a_run_back_to_the_picker_on_the_same_scenario() -> None:
+    app = TutorApp("spf-pass")
+    async with app.run_test(size=SMALL) as pilot:
+        await run_screen(pilot, app)
+        await pilot.press("w")
+        for _ in range(100):
+            if isinstance(app.screen, PickerScreen):
+                break
+            await pilot.pause(0.02)
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        assert picker.chosen_name == "spf-pass"
+        picker.query_one("#what-ifs", SelectionList).select("greylist")
+        await pilot.click("#start")
+        screen = await run_screen(pilot, app)
+        assert screen.spec.what_ifs == frozenset({"greylist"})
+
+
 async def test_dns_filter_shows_only_dns_lines() -> None:
     app = TutorApp("hello")
     async with app.run_test(size=SMALL) as pilot:

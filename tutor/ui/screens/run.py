@@ -317,7 +317,9 @@ class RunScreen(Screen[None]):
         self.session.select(index)
 
     def action_pick(self) -> None:
-        self.app.action_pick_scenario()
+        # On the app's queue, not here: the app's action is a coroutine that replaces this
+        # screen, and calling it from the screen's own handler would only create it.
+        self.app.call_later(self.app.action_pick_scenario)
 
     async def stop_run(self) -> None:
         self.pause()
