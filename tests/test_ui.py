@@ -123,7 +123,7 @@ async def test_play_reaches_the_end_of_hello_with_bob_delivered() -> None:
         assert finished.outcomes == {"bob@example.net": "delivered"}
         log = screen.query_one(TrafficLog)
         last = log.get_option_at_index(log.option_count - 1)
-        assert "ScenarioFinished" in str(last.prompt)
+        assert "finished, as expected: bob@example.net delivered" in str(last.prompt)
         assert "delivered" in plain(screen.query_one("#status", Static))
 
 

@@ -140,8 +140,7 @@ def event_body(event: Event) -> str:
         return f"scenario {event.name} started: {event.title}"
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
-        verdict = event.verdict
-        return f"ScenarioFinished ({verdict}): {outcomes}"
+        return f"finished, {event.verdict}: {outcomes}"
     return event.type
 
 
