@@ -54,6 +54,10 @@ class Fault(StrEnum):
     TAMPER_BODY = "tamper-body"  # a relaying hop appends a footer to the body (breaks DKIM)
 
 
+# Faults that fault_clears_after never ends: what the host is, not trouble it has.
+PERMANENT_FAULTS = frozenset({Fault.NO_STARTTLS, Fault.TAMPER_BODY})
+
+
 class Check(StrEnum):
     """Policy checks a receiving host can run, in the order Postfix would."""
 
@@ -741,9 +745,6 @@ def _greylisting(scenario: Scenario) -> Scenario:
 
 
 WHAT_IF_QUOTA_HOURS = 2
-
-
-PERMANENT_FAULTS = frozenset({Fault.NO_STARTTLS, Fault.TAMPER_BODY})  # the rest can clear
 
 
 def _mailbox_full(scenario: Scenario) -> Scenario:
