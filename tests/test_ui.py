@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import Markdown, SelectionList, Static
-from ui_pilot import LARGE, SMALL, run_screen, settle
+from textual.widgets import Markdown, Static
+from ui_pilot import LARGE, SMALL, run_screen, settle, start_from_picker
 
 from tutor.scenario import load_scenario
 from tutor.trace import (
@@ -31,7 +31,6 @@ from tutor.ui.lines import HostLabels, event_line, host_labels
 from tutor.ui.linking import find_peer
 from tutor.ui.message_growth import message_state
 from tutor.ui.screens.help import HelpScreen
-from tutor.ui.screens.picker import PickerScreen
 from tutor.ui.screens.run import RunScreen
 from tutor.ui.session import EventFilter, LiveSource
 from tutor.ui.widgets.traffic_log import TrafficLog
@@ -168,14 +167,7 @@ async def test_restart_stops_the_world_and_starts_a_fresh_one() -> None:
 async def test_mx_down_what_if_chosen_in_the_picker_makes_mx2_deliver() -> None:
     app = TutorApp()
     async with app.run_test(size=LARGE) as pilot:
-        await pilot.pause()
-        picker = app.screen
-        assert isinstance(picker, PickerScreen)
-        assert picker.chosen_name == "hello"
-        picker.query_one("#what-ifs", SelectionList).select("mx-down")
-        await pilot.click("#start")
-        screen = await run_screen(pilot, app)
-        assert screen.spec.what_ifs == frozenset({"mx-down"})
+        screen = await start_from_picker(pilot, app, "hello", "mx-down")
         await play_to_end(pilot, app, screen)
         assert screen.session is not None
         events = screen.session.events
@@ -196,17 +188,7 @@ async def test_w_goes_from_a_run_back_to_the_picker_on_the_same_scenario() -> No
     async with app.run_test(size=SMALL) as pilot:
         await run_screen(pilot, app)
         await pilot.press("w")
-        for _ in range(100):
-            if isinstance(app.screen, PickerScreen):
-                break
-            await pilot.pause(0.02)
-        picker = app.screen
-        assert isinstance(picker, PickerScreen)
-        assert picker.chosen_name == "spf-pass"
-        picker.query_one("#what-ifs", SelectionList).select("greylist")
-        await pilot.click("#start")
-        screen = await run_screen(pilot, app)
-        assert screen.spec.what_ifs == frozenset({"greylist"})
+        await start_from_picker(pilot, app, "spf-pass", "greylist")
 
 
 async def test_dns_filter_shows_only_dns_lines() -> None:

@@ -23,3 +23,24 @@ async def run_screen(pilot, app: TutorApp) -> RunScreen:
             return app.screen
         await pilot.pause(0.02)
     raise AssertionError("the run screen did not start")
+
+
+async def start_from_picker(pilot, app: TutorApp, scenario: str, what_if: str) -> RunScreen:
+    """On the picker (waiting for it if a key just asked for it): check that ``scenario`` is
+    the chosen one, switch ``what_if`` on, press Start; the run screen once it is up."""
+    from textual.widgets import SelectionList
+
+    from tutor.ui.screens.picker import PickerScreen
+
+    for _ in range(100):
+        if isinstance(app.screen, PickerScreen):
+            break
+        await pilot.pause(0.02)
+    picker = app.screen
+    assert isinstance(picker, PickerScreen)
+    assert picker.chosen_name == scenario
+    picker.query_one("#what-ifs", SelectionList).select(what_if)
+    await pilot.click("#start")
+    screen = await run_screen(pilot, app)
+    assert screen.spec.what_ifs == frozenset({what_if})
+    return screen
