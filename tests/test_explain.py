@@ -21,9 +21,11 @@ from tutor.trace import (
     Direction,
     DnsAnswer,
     Event,
+    LogLine,
     Note,
     Outcome,
     PolicyVerdict,
+    QueueChange,
     RecipientResult,
     SmtpLine,
     TcpConnect,
@@ -254,3 +256,17 @@ def test_a_verdicts_one_line_explanation_names_the_question_its_check_answers(
     verdict = PolicyVerdict(check=check, result="pass", reasons=("why",))
     summary = explain_event(verdict).summary
     assert summary.startswith(f"{check}: ") and question in summary and rfc in summary
+
+
+def test_a_mail_log_line_and_a_queue_change_are_explained_by_what_they_are() -> None:
+    """The event's own key leads (qmgr, a deferral); the kind of event adds the background."""
+    qmgr = LogLine(program="postfix/qmgr", text="ABC: removed", explain="log.qmgr")
+    explained = explain_event(qmgr)
+    assert explained.title.startswith("qmgr")
+    assert "Postfix qmgr(8)" in explained.rfc
+    assert any("mail log" in p for p in explained.body)  # the generic part is still there
+    deferred = explain_event(
+        QueueChange(queue_id="ABC", state="deferred", explain="queue.deferred")
+    )
+    assert deferred.title == "Queued: deferred"
+    assert "minimal_backoff_time (300 s)" in " ".join(deferred.body)

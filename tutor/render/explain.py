@@ -49,6 +49,9 @@ TABLES = (
     "tls",
     "event",
     "topic",
+    "log",
+    "queue",
+    "bounce",
 )
 _REQUIRED = ("title", "short", "text")
 _OPTIONAL_TEXT = ("why_now", "next")
@@ -436,9 +439,11 @@ def explain_event(event: Event) -> Explanation:
     except Exception as exc:  # a view must never crash on explaining; say what went wrong
         return _generic(f"No explanation available ({type(exc).__name__}: {exc})")
     if event.explain:
-        extra = explain_key(event.explain)
-        if extra:
-            explanation = _merge(explanation, extra)
+        specific = explain_key(event.explain)
+        if specific:
+            # The event's own key names exactly what happened (qmgr's line, a deferral): it
+            # leads, and the explanation of the event's kind adds the general background.
+            explanation = _merge(specific, explanation)
     return explanation
 
 
