@@ -87,6 +87,28 @@ async def test_hello_travels_submission_dns_tls_and_lands_in_bobs_maildir(start_
     assert delivery.recipient == "bob@example.net" and Path(delivery.mailbox).is_dir()
 
 
+async def test_a_message_near_the_size_limit_crosses_both_hops_intact(start_world) -> None:
+    """Five megabytes, about 65 000 lines, through submission and the MX: every byte arrives
+    (and each server's line tap keeps up: bench/big_message_bench.py measures it)."""
+    import dataclasses
+
+    from tutor.scenario import load_scenario
+
+    hello = load_scenario("hello")
+    big = dataclasses.replace(hello, message=dataclasses.replace(hello.message, pad_to=5_000_000))
+    async with start_world(big) as world:
+        result = await world.run()
+        (stored,) = world.mailboxes.messages("bob@example.net")
+    assert result.ok, result.mismatches
+    received = [e for e in world.trace.of_type(SmtpLine) if e.is_payload and e.side is Side.SERVER]
+    assert [len(e.data) > 5_000_000 and e.data.endswith(b"\r\n.\r\n") for e in received] == [
+        True,
+        True,
+    ]  # the submission server's copy, then the MX's
+    padding = b"This line only makes the message bigger"
+    assert stored.raw.count(padding) == received[-1].data.count(padding) > 60_000
+
+
 async def test_preferred_mx_refusing_connections_falls_back_to_the_next(start_world) -> None:
     async with start_world("mx-fallback") as world:
         await world.run()
