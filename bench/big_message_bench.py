@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # policy_bench, from a checkout
 
-import policy_bench  # noqa: E402
+import policy_bench
 
 
 def message_of(size: int) -> bytes:
