@@ -833,7 +833,7 @@ async def submit(
         reply = await client.auth(mechanism, user, password)
         if not await step(reply, reply.code == 235):
             return replies
-        reply = await client.mail(sender, size=len(content), body=_body_type(content))
+        reply = await client.mail(sender, size=len(content), body=body_type(content))
         if not await step(reply, reply.is_positive):
             return replies
         accepted = 0
@@ -849,6 +849,6 @@ async def submit(
         await client.close()
 
 
-def _body_type(content: bytes) -> str | None:
+def body_type(content: bytes) -> str | None:
     """BODY=8BITMIME is only worth saying when some byte has the high bit set (RFC 6152)."""
-    return "8BITMIME" if any(b > 127 for b in content) else None
+    return None if content.isascii() else "8BITMIME"

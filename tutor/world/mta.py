@@ -26,6 +26,7 @@ from tutor.world.client import (
     SmtpConnectError,
     SmtpError,
     TlsHandshakeError,
+    body_type,
     submit,
 )
 from tutor.world.network import NotInWorldError, Service
@@ -363,7 +364,7 @@ class OutboundMta:
             self._decide_all(result, pending, Outcome.REJECTED, text)
             await client.quit()
             return
-        reply = await client.mail(sender, size=size, body=_body_type(content), smtputf8=utf8)
+        reply = await client.mail(sender, size=size, body=body_type(content), smtputf8=utf8)
         if not reply.is_positive:
             self._reply_decides_all(result, pending, reply)
             await client.quit()
@@ -498,10 +499,6 @@ def _opportunistic_context() -> ssl.SSLContext:
 
 def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
-
-
-def _body_type(content: bytes) -> str | None:
-    return "8BITMIME" if any(b > 127 for b in content) else None
 
 
 def _dns_error(name: str, qtype: str, exc: BaseException | None) -> DnsLookupError:
