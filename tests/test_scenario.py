@@ -146,3 +146,12 @@ def test_a_what_if_that_cannot_tell_the_ending_leaves_it_unjudged() -> None:
     assert "nobody@example.net" not in ghost.expect.outcomes
     # mx-down's hosts never come back, so a quota on them never clears either.
     assert apply_what_ifs(load_scenario("mx-down"), {"mailbox-full"}).expect.outcomes == {}
+
+
+def test_what_ifs_trouble_the_recipients_mx_not_the_senders_provider() -> None:
+    # In spf-fail, smtp.example.org is an MX too, but of example.org: it only gets the DSN.
+    grey = apply_what_ifs(load_scenario("spf-fail"), {"greylist", "no-starttls"})
+    bobs_mx, alices_provider = grey.host("mx.example.net"), grey.host("smtp.example.org")
+    assert Check.GREYLIST in bobs_mx.checks and Fault.NO_STARTTLS in bobs_mx.faults
+    assert Check.GREYLIST not in alices_provider.checks
+    assert Fault.NO_STARTTLS not in alices_provider.faults

@@ -623,7 +623,12 @@ class WhatIf:
 
 
 def _mx_hosts(scenario: Scenario) -> list[HostSpec]:
-    return [h for h in scenario.hosts if h.role in (Role.MX, Role.GATEWAY)]
+    """The hosts that receive the message: MX and gateway hosts of the recipients' domains
+    (not the sender's provider, which only receives the DSN), or every one if none says."""
+    receiving = [h for h in scenario.hosts if h.role in (Role.MX, Role.GATEWAY)]
+    domains = {r.rpartition("@")[2].lower() for r in scenario.message.recipients}
+    ours = [h for h in receiving if domains & {d.lower() for d in h.domains}]
+    return ours or receiving
 
 
 def _add_fault(scenario: Scenario, hosts: list[HostSpec], fault: Fault) -> Scenario:
