@@ -424,3 +424,19 @@ def test_filters_cycle_back_to_all(event_filter: EventFilter) -> None:
         seen.add(current)
         current = current.next()
     assert seen == set(EventFilter)
+
+
+async def test_the_message_pane_rereads_the_message_only_when_a_step_changed_it(
+    start_world,
+) -> None:
+    from tutor.ui.message_growth import shaping_events
+
+    async with start_world("hello") as world:
+        await world.run()
+    events = list(world.trace.events)
+    payload = next(i for i, e in enumerate(events) if isinstance(e, SmtpLine) and e.is_payload)
+    assert shaping_events(events[:payload]) == ()
+    after = shaping_events(events[: payload + 1])
+    assert after == (events[payload],)
+    assert shaping_events(events[: payload + 3]) == after  # a 250, a QUIT: same message
+    assert len(shaping_events(events)) > 1  # the MX hop and the delivery change it again

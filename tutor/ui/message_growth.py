@@ -52,6 +52,18 @@ def _parse_added(header_text: str) -> tuple[str, str]:
     return name.strip(), " ".join(value.split())
 
 
+def shaping_events(events: Sequence[Event]) -> tuple[Event, ...]:
+    """The events ``message_state`` reads: equal tuples give the same state, so a view can
+    skip re-reading a multi-megabyte message on every step (a restarted run's events are new
+    objects with a new Message-ID, so they never compare equal to the old run's)."""
+    return tuple(
+        e
+        for e in events
+        if isinstance(e, Delivery)
+        or (isinstance(e, SmtpLine) and e.is_payload and e.side is not Side.SERVER)
+    )
+
+
 def message_state(events: Sequence[Event]) -> MessageState | None:
     """The newest view of the message after ``events``; None before any DATA was sent."""
     headers: list[HeaderLine] = []

@@ -12,14 +12,22 @@ from textual.widgets import Static
 
 from tutor.trace import Event
 from tutor.ui.lines import host_labels
-from tutor.ui.message_growth import message_state
+from tutor.ui.message_growth import message_state, shaping_events
 
 
 class MessagePane(VerticalScroll):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[Event, ...] | None = None  # shaping_events() of what is shown
+
     def compose(self) -> ComposeResult:
         yield Static("", id="message-text")
 
     def show(self, events: Sequence[Event]) -> None:
+        shaping = shaping_events(events)
+        if shaping == self._shown:
+            return  # steps that did not touch the message leave it as it is
+        self._shown = shaping
         static = self.query_one("#message-text", Static)
         state = message_state(events)
         short = host_labels(events)
