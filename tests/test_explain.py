@@ -28,6 +28,7 @@ from tutor.trace import (
     QueueChange,
     RecipientResult,
     SmtpLine,
+    Stage,
     TcpConnect,
     TlsHandshake,
 )
@@ -270,3 +271,29 @@ def test_a_mail_log_line_and_a_queue_change_are_explained_by_what_they_are() -> 
     )
     assert deferred.title == "Queued: deferred"
     assert "minimal_backoff_time (300 s)" in " ".join(deferred.body)
+
+
+@pytest.mark.parametrize(
+    ("reply", "stage", "title"),
+    [
+        ("220 mx1.example.net ESMTP", Stage.CONNECT, "220 Service ready"),
+        ("220 2.0.0 Ready to start TLS", Stage.STARTTLS, "220 Ready to start TLS"),
+        ("250 2.1.5 Ok", Stage.ENVELOPE, "250 to MAIL FROM or RCPT TO: accepted"),
+        (
+            "250 2.0.0 Ok: queued as ABC",
+            Stage.DATA,
+            "250 after the final dot: the message is handed over",
+        ),
+    ],
+)
+def test_a_reply_is_explained_by_what_it_answers(reply: str, stage: Stage, title: str) -> None:
+    line = SmtpLine(
+        stage=stage,
+        direction=Direction.SERVER_TO_CLIENT,
+        data=reply.encode() + b"\r\n",
+        sender="mx1.example.net",
+        receiver="smtp.example.org",
+    )
+    explained = explain_event(line)
+    assert explained.title == title
+    assert explained.summary.startswith(reply[:3] + " = ")

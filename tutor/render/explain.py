@@ -52,6 +52,7 @@ TABLES = (
     "log",
     "queue",
     "bounce",
+    "reply_in",
 )
 _REQUIRED = ("title", "short", "text")
 _OPTIONAL_TEXT = ("why_now", "next")
@@ -243,14 +244,20 @@ def command_verb(line: str) -> str:
 # --------------------------------------------------------------------------- free text
 
 
-def explain_reply(text: str) -> Explanation:
-    """Explain one reply line: its code digit by digit, its enhanced code, and what comes next."""
+def explain_reply(text: str, stage: str = "") -> Explanation:
+    """Explain one reply line: its code digit by digit, its enhanced code, and what comes next.
+
+    ``stage`` is the step the reply answers (the trace's stage of the line). Where the same
+    code means something particular there, a ``reply_in`` entry leads: 220 to STARTTLS is not
+    a greeting, and 250 after the final dot is the moment responsibility changes hands.
+    """
     data = explanations()
     parsed = parse_reply(text)
     if parsed is None:
         return _generic(f"Not an SMTP reply: {text.strip()[:60]!r}")
     code = parsed.code
     entry = data.get("reply", code)
+    context = data.get("reply_in", f"{code}.{stage}") if stage else None
     cls = data.get("reply_class", code[0])
     subject = data.get("reply_subject", code[1])
 
@@ -263,8 +270,11 @@ def explain_reply(text: str) -> Explanation:
         (f"reply detail {code[2]}", entry.short if entry else "not a code this tutor knows")
     )
     rfc: list[str] = list(entry.rfc if entry else ("RFC 5321 §4.2.1",))
+    if context:
+        rfc = list(context.rfc) + [r for r in rfc if r not in context.rfc]
     refs = [rfc[0]]  # the summary cites one reference per part, the body all of them
-    body: list[str] = list(entry.paragraphs) if entry else []
+    body: list[str] = list(context.paragraphs) if context else []
+    body += list(entry.paragraphs) if entry else []
     if not entry:
         body.append(
             f"{code} is not one of the reply codes this tutor knows; its first digit still "
@@ -273,7 +283,8 @@ def explain_reply(text: str) -> Explanation:
         if cls:
             body.extend(cls.paragraphs)
 
-    summary = f"{code} = {entry.short if entry else 'unknown code'}"
+    meaning = context or entry
+    summary = f"{code} = {meaning.short if meaning else 'unknown code'}"
     if cls:
         summary += f" ({cls.short}, {code[0]}xx)"
 
@@ -301,12 +312,12 @@ def explain_reply(text: str) -> Explanation:
             summary += f" · decodes to {decoded!r}"
 
     summary += " · " + ", ".join(refs)
-    title = entry.title if entry else f"{code} (unknown reply code)"
+    title = meaning.title if meaning else f"{code} (unknown reply code)"
     return Explanation(
         title=title,
         body=tuple(body),
         breakdown=tuple(breakdown),
-        next_step=entry.next if entry else (cls.next if cls else ""),
+        next_step=(meaning.next if meaning else "") or (cls.next if cls else ""),
         rfc=tuple(rfc),
         summary=summary,
     )
@@ -453,7 +464,7 @@ def _explain_event(event: Event) -> Explanation:
         if event.is_payload:
             return _payload_explanation(event)
         if event.direction.value == "s>c":
-            return explain_reply(event.text)
+            return explain_reply(event.text, event.stage.value)
         return explain_command(event.text)
     if isinstance(event, DnsAnswer):
         return _dns_answer(event)
