@@ -297,3 +297,14 @@ def test_a_reply_is_explained_by_what_it_answers(reply: str, stage: Stage, title
     explained = explain_event(line)
     assert explained.title == title
     assert explained.summary.startswith(reply[:3] + " = ")
+
+
+def test_a_verdict_from_a_run_is_explained_by_its_result_and_keeps_the_checks_background() -> None:
+    verdict = PolicyVerdict(
+        check="spf", result="softfail", reasons=("~all matched",), explain="policy.spf.softfail"
+    )
+    explained = explain_event(verdict)
+    assert explained.title == "SPF softfail"
+    assert "RFC 7208 §2.6.5" in explained.summary
+    assert any("v=spf1" in p for p in explained.body)  # the SPF topic is still there
+    assert ("reason", "~all matched") in explained.breakdown

@@ -53,6 +53,7 @@ TABLES = (
     "queue",
     "bounce",
     "reply_in",
+    "policy",
 )
 _REQUIRED = ("title", "short", "text")
 _OPTIONAL_TEXT = ("why_now", "next")
