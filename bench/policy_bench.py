@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a so
 
 from tutor.policy.dkim import sign
 from tutor.scenario import parse_scenario
-from tutor.world.dkimkeys import world_key
-from tutor.world.mailbox import Mailboxes
 from tutor.world.network import Service
+from tutor.world.sender.dkimkeys import world_key
+from tutor.world.smtp.mailbox import Mailboxes
 from tutor.world.world import World
 
 SCENARIO = """

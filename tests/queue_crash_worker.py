@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor.trace import Outcome
-from tutor.world.queue import Disposition, QueueState, Spool
-from tutor.world.retry import RetryPolicy
+from tutor.world.queue.retry import RetryPolicy
+from tutor.world.queue.spool import Disposition, QueueState, Spool
 
 # Retry at once: the test is about crash safety, not about waiting.
 IMMEDIATE = RetryPolicy(

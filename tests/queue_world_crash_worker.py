@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tutor.scenario import parse_scenario
 from tutor.trace import Direction, Event, QueueChange, RecipientResult, Side, SmtpLine
-from tutor.world.message import build_message
-from tutor.world.mta import submit
 from tutor.world.network import Service
+from tutor.world.sender.message import build_message
+from tutor.world.sender.mta import submit
 from tutor.world.world import World
 
 # bob takes everything, carol's lookups fail for 20 simulated minutes, robert does not exist.

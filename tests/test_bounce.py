@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.policy import default
 
 from tutor.trace import Outcome
-from tutor.world.bounce import (
+from tutor.world.queue.bounce import (
     DsnAction,
     DsnRecipient,
     DsnReport,
@@ -17,8 +17,8 @@ from tutor.world.bounce import (
     is_bounce,
     report_for,
 )
-from tutor.world.queue import Spool
-from tutor.world.retry import HOUR, RetryPolicy
+from tutor.world.queue.retry import HOUR, RetryPolicy
+from tutor.world.queue.spool import Spool
 
 T0 = 1_732_784_400.0  # Thu, 28 Nov 2024 09:00:00 +0000
 ORIGINAL = (

@@ -11,7 +11,7 @@ import pytest
 
 from tutor.cli import main
 from tutor.policy.dkim import sign
-from tutor.world.dkimkeys import DkimKey, world_key
+from tutor.world.sender.dkimkeys import DkimKey, world_key
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "labs" / "examples"

@@ -27,7 +27,10 @@ from tutor.trace import (
     Trace,
 )
 from tutor.world.certs import WorldCA
-from tutor.world.client import (
+from tutor.world.context import WorldContext
+from tutor.world.gate import StepGate
+from tutor.world.network import NetworkPlan, Service
+from tutor.world.sender.client import (
     Extensions,
     SmtpClient,
     SmtpConnectError,
@@ -38,9 +41,6 @@ from tutor.world.client import (
     dot_stuff,
     parse_reply,
 )
-from tutor.world.context import WorldContext
-from tutor.world.gate import StepGate
-from tutor.world.network import NetworkPlan, Service
 
 CLIENT = "smtp.example.org"
 SERVER = "mx1.example.net"

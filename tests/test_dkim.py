@@ -14,10 +14,10 @@ from tutor.policy.dnsapi import ResolverLookup, zone_from_text
 from tutor.policy.verdict import Action
 from tutor.trace import DnsAnswer, DnsQuery, Trace
 from tutor.world.context import WorldContext
-from tutor.world.dkimkeys import DkimKey, world_key
 from tutor.world.dns import DnsServer, WorldResolver
 from tutor.world.gate import StepGate
 from tutor.world.network import NetworkPlan
+from tutor.world.sender.dkimkeys import DkimKey, world_key
 
 MESSAGE = (
     b"From: Alice <alice@example.org>\r\n"

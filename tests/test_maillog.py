@@ -7,7 +7,7 @@ import json
 from tutor.clock import SimulatedClock
 from tutor.render.logsummary import percentile, render_summary, summarize
 from tutor.trace import LogLine, Outcome, RecipientResult, Stage, Trace
-from tutor.world.maillog import (
+from tutor.world.maillog.records import (
     BounceNotice,
     CleanupMessageId,
     Delivery,

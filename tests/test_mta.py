@@ -33,9 +33,9 @@ from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.dns import DnsServer, WorldResolver, start_world_dns
 from tutor.world.gate import StepGate
-from tutor.world.message import build_message
-from tutor.world.mta import MxHost, OutboundMta, submit
 from tutor.world.network import NetworkPlan, Service
+from tutor.world.sender.message import build_message
+from tutor.world.sender.mta import MxHost, OutboundMta, submit
 
 SCENARIO = """
 [scenario]

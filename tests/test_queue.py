@@ -17,8 +17,8 @@ import pytest
 import queue_crash_worker
 
 from tutor.trace import Outcome, QueueChange, Trace
-from tutor.world.queue import Disposition, QueueError, QueueState, RcptStatus, Spool
-from tutor.world.retry import RetryPolicy
+from tutor.world.queue.retry import RetryPolicy
+from tutor.world.queue.spool import Disposition, QueueError, QueueState, RcptStatus, Spool
 
 WORKER = Path(__file__).with_name("queue_crash_worker.py")
 CONTENT = b"From: a@example.org\r\nSubject: caf\xe9\r\n\r\nhello\r\n"

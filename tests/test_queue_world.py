@@ -26,7 +26,7 @@ from tutor.trace import (
     Side,
     SmtpLine,
 )
-from tutor.world.retry import RetryPolicy, schedule, timeline
+from tutor.world.queue.retry import RetryPolicy, schedule, timeline
 
 ROOT = Path(__file__).parent.parent
 ALICE, BOB, CAROL = "alice@example.org", "bob@example.net", "carol@example.net"

@@ -32,9 +32,9 @@ from tutor.trace import (
 from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.gate import StepGate
-from tutor.world.mailbox import Mailboxes
 from tutor.world.network import NetworkPlan, Service
-from tutor.world.receiver import Client, Decision, IncomingMessage, Policy, Receiver
+from tutor.world.smtp.mailbox import Mailboxes
+from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy, Receiver
 
 MX = "mx1.example.net"
 

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from tutor.world.retry import DAY, HOUR, RetryPolicy, schedule, timeline
+from tutor.world.queue.retry import DAY, HOUR, RetryPolicy, schedule, timeline
 
 T0 = 1_700_000_000.0
 

@@ -22,7 +22,7 @@ from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.gate import StepGate
 from tutor.world.network import NetworkPlan, Service
-from tutor.world.submission import SubmissionServer, SubmittedMessage
+from tutor.world.smtp.submission import SubmissionServer, SubmittedMessage
 
 HOST = "smtp.example.org"
 USER, PASSWORD = "alice@example.org", "wonderland"

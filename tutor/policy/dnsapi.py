@@ -108,7 +108,7 @@ class ResolverLookup:
 
 
 def resolution_to_result(resolution: Any, rdtype: str) -> DnsResult:
-    """Adapt the world resolver's ``Resolution`` (tutor/world/resolver.py) to a ``DnsResult``.
+    """Adapt the world resolver's ``Resolution`` (tutor/world/dns/resolver.py) to a ``DnsResult``.
 
     Only records of the asked type count (a CNAME the server followed is not an answer).
     BADNAME (the resolver refused to send an invalid name) reads as NXDOMAIN: no such name.

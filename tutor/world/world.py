@@ -28,23 +28,23 @@ from tutor.trace import (
 from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
 from tutor.world.dns import DnsServer, WorldResolver, build_zones
-from tutor.world.faults import client_timeout, fault_policies
+from tutor.world.dns.zones import zone_file_text
 from tutor.world.gate import StepGate
-from tutor.world.greylisting import greylist_policy
-from tutor.world.mailbox import Mailboxes
-from tutor.world.maillog import MailLog
-from tutor.world.message import build_message
-from tutor.world.mta import OutboundMta, submit
+from tutor.world.maillog.records import MailLog
 from tutor.world.network import NetworkPlan, Service
-from tutor.world.policies import build_policies
-from tutor.world.queue import Spool
-from tutor.world.queue_runner import QueueRunner, final_outcome
-from tutor.world.receiver import Receiver
-from tutor.world.relay import GatewayReceiver, drain_relays
-from tutor.world.retry import RetryPolicy
-from tutor.world.smtpd_log import SmtpdLogger
-from tutor.world.submission import SubmissionServer, SubmittedMessage
-from tutor.world.zones import zone_file_text
+from tutor.world.queue.retry import RetryPolicy
+from tutor.world.queue.runner import QueueRunner, final_outcome
+from tutor.world.queue.spool import Spool
+from tutor.world.sender.message import build_message
+from tutor.world.sender.mta import OutboundMta, submit
+from tutor.world.smtp.faults import client_timeout, fault_policies
+from tutor.world.smtp.greylisting import greylist_policy
+from tutor.world.smtp.mailbox import Mailboxes
+from tutor.world.smtp.policies import build_policies
+from tutor.world.smtp.receiver import Receiver
+from tutor.world.smtp.relay import GatewayReceiver, drain_relays
+from tutor.world.smtp.smtpd_log import SmtpdLogger
+from tutor.world.smtp.submission import SubmissionServer, SubmittedMessage
 
 
 @dataclass

@@ -22,7 +22,7 @@ import dns.zone
 
 from tutor.policy.dnsapi import ZoneFileError, zone_from_text
 from tutor.scenario import Scenario
-from tutor.world.signing import publish_dkim_keys
+from tutor.world.sender.signing import publish_dkim_keys
 
 DEFAULT_TTL = 3600  # applies to records written without a TTL (a zone file's $TTL)
 SOA_TIMERS = "1 7200 3600 1209600 300"  # serial refresh retry expire minimum (negative TTL)

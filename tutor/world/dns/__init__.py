@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from tutor.scenario import Scenario
 from tutor.world.context import WorldContext
-from tutor.world.dns_server import Authority, DnsServer
-from tutor.world.network import Service, free_port_pair
-from tutor.world.resolver import (
+from tutor.world.dns.resolver import (
     BADNAME,
     TIMEOUT,
     DnsTemporaryError,
@@ -19,7 +17,9 @@ from tutor.world.resolver import (
     Resolution,
     WorldResolver,
 )
-from tutor.world.zones import ZoneError, build_zones
+from tutor.world.dns.server import Authority, DnsServer
+from tutor.world.dns.zones import ZoneError, build_zones
+from tutor.world.network import Service, free_port_pair
 
 __all__ = [
     "BADNAME",

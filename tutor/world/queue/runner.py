@@ -45,9 +45,7 @@ from tutor.trace import (
     TcpClose,
     TcpConnect,
 )
-from tutor.world.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
-from tutor.world.faults import SMTP_HELO_TIMEOUT
-from tutor.world.maillog import (
+from tutor.world.maillog.records import (
     BounceNotice,
     CleanupMessageId,
     ConnectFailure,
@@ -59,7 +57,10 @@ from tutor.world.maillog import (
     delivery_from_result,
     to_event,
 )
-from tutor.world.queue import (
+from tutor.world.queue.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
+from tutor.world.queue.ids import new_queue_id
+from tutor.world.queue.retry import RetryPolicy
+from tutor.world.queue.spool import (
     Disposition,
     QueuedMessage,
     QueueState,
@@ -67,13 +68,12 @@ from tutor.world.queue import (
     RecipientState,
     Spool,
 )
-from tutor.world.queue_ids import new_queue_id
-from tutor.world.retry import RetryPolicy
+from tutor.world.smtp.faults import SMTP_HELO_TIMEOUT
 
 if TYPE_CHECKING:
     from tutor.scenario import HostSpec
     from tutor.world.context import WorldContext
-    from tutor.world.mta import OutboundMta
+    from tutor.world.sender.mta import OutboundMta
 
 _WIRE = DSN_POLICY.clone(linesep="\r\n")
 _TIMED_OUT = re.compile(r"timed out after [\d.]+s")

@@ -36,7 +36,7 @@ from tutor.trace import (
     TcpClose,
     TcpConnect,
 )
-from tutor.world.maillog import (
+from tutor.world.maillog.records import (
     CleanupMessageId,
     LogRecord,
     Peer,
@@ -48,7 +48,7 @@ from tutor.world.maillog import (
     SmtpdReject,
     to_event,
 )
-from tutor.world.maillog import (
+from tutor.world.maillog.records import (
     Delivery as DeliveryRecord,
 )
 from tutor.world.network import Service

@@ -43,8 +43,8 @@ from tutor.policy.verdict import Action, Verdict
 from tutor.scenario import Check, HostSpec, Role, Scenario
 from tutor.trace import Note, Side, Stage
 from tutor.world.context import WorldContext
-from tutor.world.mailbox import JUNK
-from tutor.world.receiver import Client, Decision, IncomingMessage, Policy
+from tutor.world.smtp.mailbox import JUNK
+from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy
 
 # Sessions whose facts are kept at once; old ones are forgotten (a session that never reached
 # DATA leaves no hook to clean up after it).

@@ -19,17 +19,17 @@ from dataclasses import dataclass
 
 from tutor.scenario import Fault, HostSpec, Scenario
 from tutor.trace import Note, Outcome, RecipientResult, Side, Stage
-from tutor.world.client import SmtpClient, SmtpError
 from tutor.world.context import WorldContext
-from tutor.world.mailbox import Mailboxes
 from tutor.world.network import NotInWorldError, Service
-from tutor.world.receiver import (
+from tutor.world.sender.client import SmtpClient, SmtpError
+from tutor.world.smtp.mailbox import Mailboxes
+from tutor.world.smtp.receiver import (
     DataOutcome,
     Policy,
     Receiver,
     ReceiverHandler,
 )
-from tutor.world.smtpd import (
+from tutor.world.smtp.smtpd import (
     TracedEnvelope,
     TracedSession,
     prepend_headers,

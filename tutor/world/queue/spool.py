@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from tutor.trace import Outcome, QueueChange, Stage
-from tutor.world.queue_ids import new_queue_id
-from tutor.world.retry import MTIME_SLACK, RetryPolicy
+from tutor.world.queue.ids import new_queue_id
+from tutor.world.queue.retry import MTIME_SLACK, RetryPolicy
 
 QUEUE_FILE_VERSION = 1
 

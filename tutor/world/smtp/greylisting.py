@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from tutor.policy.greylist import Greylist, GreylistPolicy
 from tutor.scenario import Check, HostSpec, Scenario
 from tutor.trace import Side
-from tutor.world.maillog import Peer, PostgreyAction, to_event
-from tutor.world.receiver import Client, Decision, IncomingMessage, Policy
+from tutor.world.maillog.records import Peer, PostgreyAction, to_event
+from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy
 
 if TYPE_CHECKING:
     from tutor.world.context import WorldContext

@@ -44,9 +44,9 @@ from tutor.clock import spoken_span
 from tutor.scenario import Fault, HostSpec, Scenario
 from tutor.trace import Delivery, LogLine, Note, Side, Stage
 from tutor.world.context import WorldContext
-from tutor.world.mailbox import INBOX, Mailboxes
-from tutor.world.queue_ids import new_queue_id
-from tutor.world.smtpd import (
+from tutor.world.queue.ids import new_queue_id
+from tutor.world.smtp.mailbox import INBOX, Mailboxes
+from tutor.world.smtp.smtpd import (
     MISSING,
     Listener,
     Peer,

@@ -32,8 +32,8 @@ from aiosmtpd.smtp import LoginPassword
 from tutor.scenario import HostSpec, Scenario
 from tutor.trace import AuthResult, Side, Stage
 from tutor.world.context import WorldContext
-from tutor.world.queue_ids import new_queue_id
-from tutor.world.smtpd import (
+from tutor.world.queue.ids import new_queue_id
+from tutor.world.smtp.smtpd import (
     Listener,
     TracedEnvelope,
     TracedSession,

@@ -50,9 +50,9 @@ from tutor.trace import (
     TlsHandshake,
     event_with,
 )
-from tutor.world.client import describe_certificate
 from tutor.world.context import WorldContext
 from tutor.world.network import ensure_loopback
+from tutor.world.sender.client import describe_certificate
 
 # aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
 # warnings on stderr, over the TUI. Everything worth seeing is in the trace instead.

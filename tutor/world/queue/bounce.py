@@ -34,8 +34,8 @@ from email.policy import default as default_policy
 from email.utils import format_datetime
 from enum import StrEnum
 
-from tutor.world.queue import QueuedMessage, RecipientState
-from tutor.world.retry import RetryPolicy
+from tutor.world.queue.retry import RetryPolicy
+from tutor.world.queue.spool import QueuedMessage, RecipientState
 
 DAY = 86400.0
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from tutor.scenario import Fault, HostSpec, Scenario
 from tutor.trace import Note, Side, Stage
-from tutor.world.receiver import Client, Decision, IncomingMessage, Policy, fault_holds
+from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy, fault_holds
 
 if TYPE_CHECKING:
     from tutor.world.context import WorldContext

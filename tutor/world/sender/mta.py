@@ -19,7 +19,8 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
 from tutor.trace import DnsAnswer, Note, Outcome, RecipientResult, Side, Stage
-from tutor.world.client import (
+from tutor.world.network import NotInWorldError, Service
+from tutor.world.sender.client import (
     DEFAULT_TIMEOUT,
     Reply,
     SmtpClient,
@@ -29,8 +30,7 @@ from tutor.world.client import (
     body_type,
     submit,
 )
-from tutor.world.network import NotInWorldError, Service
-from tutor.world.signing import sign_outgoing
+from tutor.world.sender.signing import sign_outgoing
 
 if TYPE_CHECKING:
     from tutor.scenario import HostSpec

@@ -28,7 +28,7 @@ import dns.rrset
 
 from tutor.trace import DnsAnswer, DnsQuery, Side, Stage
 from tutor.world.context import WorldContext
-from tutor.world.dns_server import explain_key, flag_names
+from tutor.world.dns.server import explain_key, flag_names
 
 DEFAULT_TIMEOUT = 2.0  # seconds per attempt; the world's server answers in microseconds
 TIMEOUT = "TIMEOUT"  # not an rcode: no answer arrived (what dig calls "timed out")

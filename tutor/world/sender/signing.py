@@ -22,7 +22,7 @@ from tutor.policy.dkim import DkimSigningError, sign
 from tutor.scenario import HostSpec, Role, Scenario
 from tutor.trace import Note, Side, Stage
 from tutor.world.context import WorldContext
-from tutor.world.dkimkeys import world_key
+from tutor.world.sender.dkimkeys import world_key
 
 KEY_TTL = 3600
 

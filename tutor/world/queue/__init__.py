@@ -1,0 +1,1 @@
+"""The sender's queue: the crash-safe spool, Postfix's retry schedule, the queue manager, DSNs."""

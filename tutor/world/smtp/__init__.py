@@ -1,0 +1,1 @@
+"""The world's SMTP servers: aiosmtpd receivers, submission, the gateway, checks, Maildirs."""
