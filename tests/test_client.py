@@ -82,7 +82,7 @@ class Lab:
     def __init__(self, tmp_path: Path) -> None:
         self.trace = Trace()
         self.ctx = WorldContext(
-            trace=self.trace,
+            publish=self.trace.publish,
             clock=RealClock(),
             plan=NetworkPlan.build(HOSTS),
             gate=StepGate(),

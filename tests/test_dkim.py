@@ -49,7 +49,7 @@ async def world_dns(
     """The world's real DNS server on loopback with ``zones``, and a lookup through its resolver."""
     trace = Trace()
     ctx = WorldContext(
-        trace=trace,
+        publish=trace.publish,
         clock=RealClock(),
         plan=NetworkPlan.build({}),
         gate=StepGate(),

@@ -263,7 +263,7 @@ async def test_p_none_fails_but_only_reports(lookup: ZoneLookup) -> None:
 async def test_policy_lookups_cross_the_world_dns_and_are_traced(tmp_path: Path) -> None:
     trace = Trace()
     ctx = WorldContext(
-        trace=trace,
+        publish=trace.publish,
         clock=RealClock(),
         plan=NetworkPlan.build({}),
         gate=StepGate(),

@@ -17,6 +17,7 @@ import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import pytest
+from worldctx import trace_of
 
 from tutor.clock import SimulatedClock
 from tutor.scenario import Scenario, ZoneSpec, parse_scenario
@@ -104,7 +105,7 @@ def make_context(scenario: Scenario, tmp_path: Path, clock: SimulatedClock) -> W
     wanted[scenario.dns_name] = scenario.dns_address
     trace = Trace(clock.now)
     return WorldContext(
-        trace=trace,
+        publish=trace.publish,
         clock=clock,
         plan=NetworkPlan.build(wanted),
         gate=StepGate(),
@@ -124,10 +125,10 @@ class World:
         return self.server.bind_address, self.server.port
 
     def server_events(self, cls: type) -> list:
-        return [e for e in self.ctx.trace.of_type(cls) if e.side is Side.SERVER]
+        return [e for e in trace_of(self.ctx).of_type(cls) if e.side is Side.SERVER]
 
     def client_events(self, cls: type) -> list:
-        return [e for e in self.ctx.trace.of_type(cls) if e.side is Side.CLIENT]
+        return [e for e in trace_of(self.ctx).of_type(cls) if e.side is Side.CLIENT]
 
 
 @pytest.fixture
@@ -342,7 +343,7 @@ async def test_garbage_gets_formerr_and_the_server_keeps_answering(world: World)
     writer.close()
     response = await udp(world, "example.net", "MX")
     assert response.rcode() == dns.rcode.NOERROR
-    assert any(note.level == "warning" for note in world.ctx.trace.of_type(Note))
+    assert any(note.level == "warning" for note in trace_of(world.ctx).of_type(Note))
 
 
 async def test_the_server_traces_each_query_and_answer_as_zone_file_lines(world: World) -> None:
@@ -457,7 +458,7 @@ async def test_a_truncated_answer_is_retried_over_tcp(world: World) -> None:
 
 
 async def test_mx_is_sorted_by_preference(world: World) -> None:
-    assert await world.resolver.mx("example.net", host="smtp.example.org") == [
+    assert (await world.resolver.mx("example.net", host="smtp.example.org")).exchanges == [
         (10, "mx1.example.net"),
         (20, "mx2.example.net"),
     ]
@@ -465,11 +466,12 @@ async def test_mx_is_sorted_by_preference(world: World) -> None:
 
 async def test_a_domain_without_mx_but_with_an_address_is_its_own_mx(world: World) -> None:
     # RFC 5321 5.1: the implicit MX
-    assert await world.resolver.mx("example.org", host="smtp.example.org") == [(0, "example.org")]
+    implicit = await world.resolver.mx("example.org", host="smtp.example.org")
+    assert (implicit.exchanges, implicit.implicit) == ([(0, "example.org")], True)
 
 
 async def test_a_domain_that_does_not_exist_has_no_mx(world: World) -> None:
-    assert await world.resolver.mx("nosuch.example.net", host="smtp.example.org") == []
+    assert (await world.resolver.mx("nosuch.example.net", host="smtp.example.org")).exchanges == []
 
 
 async def test_addresses_and_txt_helpers(world: World) -> None:
@@ -496,5 +498,5 @@ async def test_a_silent_server_gives_timeout_not_an_exception(tmp_path: Path) ->
         assert resolution.rcode == "TIMEOUT" and resolution.temporary_failure
         with pytest.raises(DnsTemporaryError):
             await resolver.txt("example.net", host="smtp.example.org")
-    [answer, _] = ctx.trace.of_type(DnsAnswer)
+    [answer, _] = trace_of(ctx).of_type(DnsAnswer)
     assert answer.rcode == "TIMEOUT" and answer.explain == "dns.timeout"

@@ -35,7 +35,7 @@ $TTL 300
 async def world_dns(tmp_path: Path) -> AsyncIterator[tuple[Trace, ResolverLookup]]:
     trace = Trace()
     ctx = WorldContext(
-        trace=trace,
+        publish=trace.publish,
         clock=RealClock(),
         plan=NetworkPlan.build({}),
         gate=StepGate(),

@@ -7,11 +7,11 @@ import json
 from tutor.clock import SimulatedClock
 from tutor.render.logsummary import percentile, render_summary, summarize
 from tutor.trace import LogLine, Outcome, RecipientResult, Stage, Trace
+from tutor.world.maillog.parse import parse_fields
 from tutor.world.maillog.records import (
     BounceNotice,
     CleanupMessageId,
     Delivery,
-    MailLog,
     Peer,
     PostgreyAction,
     QmgrExpired,
@@ -23,11 +23,11 @@ from tutor.world.maillog.records import (
     SmtpdReject,
     delivery_from_result,
     format_delay,
-    parse_fields,
     syslog_line,
     syslog_timestamp,
     to_event,
 )
+from tutor.world.maillog.writer import MailLog
 
 T0 = 1_732_784_401.0  # Thu, 28 Nov 2024 09:00:01 UTC
 SMTP = Peer("smtp.example.org", "127.0.0.12")
@@ -114,20 +114,21 @@ def test_syslog_lines_carry_world_time_short_host_and_a_stable_pid():
 def test_the_writer_logs_each_log_line_event_as_text_and_json_on_the_simulated_clock(tmp_path):
     clock = SimulatedClock(T0)
     trace = Trace(now=clock.now)
-    log = MailLog(tmp_path / "mail.log", tmp_path / "mail.jsonl")
-    log.attach(trace)
-    trace.publish(to_event(SmtpdConnect(SMTP), host="mx1.example.net", session="s1"))
+    log = MailLog(trace.publish, tmp_path)
+    log.log(SmtpdConnect(SMTP), host="mx1.example.net", session="s1")
     clock.advance(5 * 86400)  # five simulated days later
-    trace.publish(to_event(QmgrRemoved(QID), host="smtp.example.org"))
+    log.log(QmgrRemoved(QID), host="smtp.example.org")
     other = "warning: any other line is kept too"
-    trace.publish(LogLine(host="x", program="postfix/smtp", text=other, stage=Stage.QUEUE))
+    line = trace.publish(LogLine(host="x", program="postfix/smtp", text=other, stage=Stage.QUEUE))
+    assert isinstance(line, LogLine)
+    log.write(line)
     log.close()
 
-    text = (tmp_path / "mail.log").read_text().splitlines()
+    text = (tmp_path / "maillog").read_text().splitlines()
     assert text[0].startswith("Nov 28 09:00:01 mx1 postfix/smtpd[")
     assert text[1].startswith("Dec  3 09:00:01 smtp postfix/qmgr[")
     assert text[1].endswith(f"]: {QID}: removed")
-    records = [json.loads(line) for line in (tmp_path / "mail.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "maillog.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records] == ["connect", "removed", "other"]
     assert records[1]["queue_id"] == QID and records[1]["time"] == T0 + 5 * 86400
     assert records[1]["line"] == text[1]
@@ -161,11 +162,13 @@ def test_fields_are_parsed_back_out_of_delivery_and_reject_lines():
 def _delivery(qid: str, rcpt: str, delay: float, status: str, reason: str) -> Delivery:
     dsn = {"sent": "2.0.0", "deferred": "4.7.1", "bounced": "5.1.1"}[status]
     relay = "mx1.example.net[127.0.0.11]:25"
-    return Delivery(qid, rcpt, relay, delay, (0, 0, 0, delay), dsn, status, reason)
+    code = int(reason.removeprefix("host mx1.example.net[127.0.0.11] said: ")[:3])
+    delays = (0, 0, 0, delay)
+    return Delivery(qid, rcpt, relay, delay, delays, dsn, status, reason, reply_code=code)
 
 
 def test_the_summary_counts_messages_outcomes_reply_codes_and_delay_percentiles(tmp_path):
-    log = MailLog(tmp_path / "mail.log", tmp_path / "mail.jsonl")
+    log = MailLog(Trace().publish, tmp_path)
     said = "host mx1.example.net[127.0.0.11] said: "
     records = [
         QmgrQueued("A", "alice@example.org", 500, 1),
@@ -183,10 +186,10 @@ def test_the_summary_counts_messages_outcomes_reply_codes_and_delay_percentiles(
         SmtpdReject("RCPT", SMTP, GREYLISTED, "alice@example.org", "bob@example.net"),
     ]
     for n, record in enumerate(records):
-        log.write(to_event(record, host="smtp.example.org", time=T0 + n))
+        log.log(record, host="smtp.example.org", time=T0 + n)
     log.close()
 
-    summary = summarize(tmp_path / "mail.jsonl")
+    summary = summarize(tmp_path / "maillog.jsonl")
 
     assert (summary.received, summary.delivered, summary.bounced) == (4, 3, 1)
     assert (summary.deferred, summary.messages_deferred) == (3, 2)
@@ -230,3 +233,29 @@ def test_a_recipient_result_of_the_mta_becomes_a_postfix_delivery_line():
     )
     fields = parse_fields(delivery_from_result(refused, arrival=T0).text())
     assert (fields["status"], fields["dsn"], fields["relay"]) == ("deferred", "4.4.1", "none")
+
+
+def test_every_record_files_the_fields_a_log_analyser_reads_from_its_text():
+    """The world never parses its own log back: each record says its fields, and they agree
+    with what pflogsumm-style parsing of the same line finds."""
+    said = "host mx1.example.net[127.0.0.11] said: "
+    records = [
+        SmtpdConnect(SMTP),
+        SmtpdClient(QID, SMTP, "PLAIN", "alice@example.org"),
+        SmtpdReject("RCPT", SMTP, GREYLISTED, "alice@example.org", "bob@example.net", "smtp"),
+        SmtpdDisconnect(SMTP, (("ehlo", 1, 1), ("rcpt", 0, 1), ("quit", 1, 1))),
+        QmgrQueued(QID, "alice@example.org", 1234, 2),
+        _delivery(QID, "bob@example.net", 1.5, "bounced", said + "550 5.1.1 unknown"),
+        QmgrExpired(QID, "alice@example.org"),
+        QmgrRemoved(QID),
+        BounceNotice(QID, "5B3C92D1A04"),
+    ]
+    for record in records:
+        fields = record.fields()
+        parsed = parse_fields(record.text())
+        assert fields["kind"] == parsed["kind"], record
+        shared = set(fields) & set(parsed) - {"kind"}
+        assert shared, record
+        for key in shared:
+            assert str(fields[key]) == str(parsed[key]), (record, key)
+        assert to_event(record, host="h").fields == fields

@@ -131,7 +131,7 @@ class MailWorld:
         wanted = {scenario.dns_name: scenario.dns_address}
         wanted |= {h.name: h.address for h in scenario.hosts}
         self.ctx = WorldContext(
-            trace=self.trace,
+            publish=self.trace.publish,
             clock=RealClock(),
             plan=NetworkPlan.build(wanted),
             gate=StepGate(),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from worldctx import trace_of
 
 from tutor.clock import RealClock
 from tutor.scenario import Fault, Scenario, load_scenario
@@ -59,7 +60,7 @@ class Mx:
     def server_lines(self, direction: Direction | None = None) -> list[SmtpLine]:
         return [
             e
-            for e in self.ctx.trace.of_type(SmtpLine)
+            for e in trace_of(self.ctx).of_type(SmtpLine)
             if e.side is Side.SERVER and (direction is None or e.direction is direction)
         ]
 
@@ -67,7 +68,7 @@ class Mx:
 def make_context(tmp_path: Path, scenario: Scenario) -> WorldContext:
     plan = NetworkPlan.build({h.name: h.address for h in scenario.hosts})
     ctx = WorldContext(
-        trace=Trace(), clock=RealClock(), plan=plan, gate=StepGate(), run_dir=tmp_path
+        publish=Trace().publish, clock=RealClock(), plan=plan, gate=StepGate(), run_dir=tmp_path
     )
     ctx.ca = WorldCA(tmp_path)
     return ctx
@@ -187,7 +188,7 @@ async def test_starttls_presents_a_certificate_the_world_ca_verifies(mx: Mx) -> 
 
     cert = await in_thread(talk)
     assert ("DNS", MX) in cert["subjectAltName"]
-    handshake = mx.ctx.trace.of_type(TlsHandshake)
+    handshake = trace_of(mx.ctx).of_type(TlsHandshake)
     assert len(handshake) == 1
     event = handshake[0]
     assert event.side is Side.SERVER and event.ok and not event.implicit
@@ -242,7 +243,7 @@ async def test_accepted_message_lands_in_the_maildir_with_return_path_and_receiv
     assert stored[0].path.parent.name == "new"
     assert b"\r\n" not in stored[0].raw  # stored with Unix line ends
 
-    deliveries = mx.ctx.trace.of_type(Delivery)
+    deliveries = trace_of(mx.ctx).of_type(Delivery)
     assert [d.recipient for d in deliveries] == ["bob@example.net"]
     assert deliveries[0].stage is Stage.DELIVERY and deliveries[0].folder == "INBOX"
     assert deliveries[0].filename == stored[0].path.name
@@ -295,7 +296,7 @@ async def test_client_from_a_world_host_is_named_in_received(mx: Mx) -> None:
         str(mx.mailboxes.messages("bob@example.net")[0].message["Received"]).split()
     )
     assert received.startswith(f"from smtp.example.org (smtp.example.org [{outbound.address}])")
-    connect = mx.ctx.trace.of_type(TcpConnect)[0]
+    connect = trace_of(mx.ctx).of_type(TcpConnect)[0]
     assert connect.side is Side.SERVER and connect.src.startswith(outbound.address + ":")
     lines = mx.server_lines(Direction.CLIENT_TO_SERVER)
     assert {(e.sender, e.receiver) for e in lines} == {("smtp.example.org", MX)}
@@ -518,10 +519,10 @@ async def test_trace_has_exact_server_side_bytes_and_the_payload_as_one_event(mx
     assert payloads[0].stage is Stage.DATA and payloads[0].encrypted
     quit_reply = lines[-1]
     assert quit_reply.data == b"221 2.0.0 Bye\r\n" and quit_reply.stage is Stage.QUIT
-    types = [type(e) for e in mx.ctx.trace if e.session == lines[0].session]
+    types = [type(e) for e in trace_of(mx.ctx) if e.session == lines[0].session]
     assert types[0] is TcpConnect
     await asyncio.sleep(0.05)
-    closes = mx.ctx.trace.of_type(TcpClose)
+    closes = trace_of(mx.ctx).of_type(TcpClose)
     assert len(closes) == 1 and closes[0].side is Side.SERVER and closes[0].reason == "QUIT"
 
 
@@ -574,7 +575,7 @@ async def test_a_down_host_with_fault_clears_after_comes_up_and_greets(start_mx:
     raw, greeting = await Raw.open(mx)
     assert greeting == f"220 {MX} ESMTP"
     await raw.close()
-    logged = [e.text for e in mx.ctx.trace.of_type(LogLine)]
+    logged = [e.text for e in trace_of(mx.ctx).of_type(LogLine)]
     assert any(text.startswith("daemon started") for text in logged)
 
 
@@ -625,7 +626,7 @@ async def test_policies_can_refuse_a_recipient_add_headers_and_quarantine(
     inbox = mx.mailboxes.messages("bob@example.net")
     assert [m.subject for m in junk] == ["buy"] and junk[0].message["X-Spam-Flag"] == "YES"
     assert [m.subject for m in inbox] == ["lunch"] and inbox[0].message["X-Spam-Flag"] == "NO"
-    assert [d.folder for d in mx.ctx.trace.of_type(Delivery)] == ["Junk", "INBOX"]
+    assert [d.folder for d in trace_of(mx.ctx).of_type(Delivery)] == ["Junk", "INBOX"]
     assert content.seen[0].sender == "alice@example.org"
     assert content.seen[0].content.startswith(b"Subject: buy\r\n")
 
@@ -651,5 +652,5 @@ async def test_swaks_delivers_over_starttls_verifying_the_world_ca(mx: Mx) -> No
     output, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, output.decode()
     assert [m.subject for m in mx.mailboxes.messages("bob@example.net")] == ["from swaks"]
-    handshake = mx.ctx.trace.of_type(TlsHandshake)[0]
+    handshake = trace_of(mx.ctx).of_type(TlsHandshake)[0]
     assert handshake.sni == MX

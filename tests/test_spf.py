@@ -12,6 +12,7 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from worldctx import trace_of
 
 from tutor.clock import SimulatedClock
 from tutor.policy.dnsapi import DictLookup, DnsResult, ZoneLookup
@@ -343,7 +344,7 @@ async def test_spf_over_the_world_dns_server_is_traced_query_by_query(tmp_path: 
     wanted = {host.name: host.address for host in scenario.hosts}
     wanted[scenario.dns_name] = scenario.dns_address
     ctx = WorldContext(
-        trace=Trace(clock.now),
+        publish=Trace(clock.now).publish,
         clock=clock,
         plan=NetworkPlan.build(wanted),
         gate=StepGate(),
@@ -373,7 +374,7 @@ async def test_spf_over_the_world_dns_server_is_traced_query_by_query(tmp_path: 
     assert forged.result is SpfResultCode.FAIL, "\n".join(forged.reasons)
     queries = [
         (e.qname, e.qtype)
-        for e in ctx.trace.of_type(DnsQuery)
+        for e in trace_of(ctx).of_type(DnsQuery)
         if e.side is Side.CLIENT and e.host == "mx1.example.net"
     ]
     assert queries[:3] == [
@@ -381,7 +382,7 @@ async def test_spf_over_the_world_dns_server_is_traced_query_by_query(tmp_path: 
         ("example.org.", "MX"),
         ("smtp.example.org.", "A"),
     ]
-    answers = [e for e in ctx.trace.of_type(DnsAnswer) if e.side is Side.CLIENT]
+    answers = [e for e in trace_of(ctx).of_type(DnsAnswer) if e.side is Side.CLIENT]
     assert all(e.stage is Stage.FILTERING and e.session == "s7" for e in answers)
     assert any("v=spf1 mx a:relay.example.org -all" in line for e in answers for line in e.answer)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from worldctx import trace_of
 
 from tutor.clock import RealClock
 from tutor.scenario import load_scenario
@@ -57,7 +58,7 @@ async def submission(tmp_path: Path) -> AsyncIterator[Submission]:
     scenario = load_scenario("hello")
     plan = NetworkPlan.build({h.name: h.address for h in scenario.hosts})
     ctx = WorldContext(
-        trace=Trace(), clock=RealClock(), plan=plan, gate=StepGate(), run_dir=tmp_path
+        publish=Trace().publish, clock=RealClock(), plan=plan, gate=StepGate(), run_dir=tmp_path
     )
     ctx.ca = WorldCA(tmp_path)
     host = scenario.host(HOST)
@@ -132,7 +133,7 @@ async def test_wrong_password_gets_535_and_a_failed_auth_result(submission: Subm
         await in_thread(talk)
     assert failed.value.smtp_code == 535
     assert failed.value.smtp_error.startswith(b"5.7.8 Error: authentication failed")
-    results = submission.ctx.trace.of_type(AuthResult)
+    results = trace_of(submission.ctx).of_type(AuthResult)
     assert results and all(not r.ok and r.username == USER for r in results)
     assert all(r.side is Side.SERVER and r.stage is Stage.AUTH for r in results)
 
@@ -161,11 +162,11 @@ async def test_auth_succeeds_after_starttls_and_the_message_is_handed_on(
     assert "for <" not in header  # two recipients: Postfix names neither
     queued = [
         e.text
-        for e in submission.ctx.trace.of_type(SmtpLine)
+        for e in trace_of(submission.ctx).of_type(SmtpLine)
         if e.side is Side.SERVER and e.direction is Direction.SERVER_TO_CLIENT
     ]
     assert f"250 2.0.0 Ok: queued as {message.queue_id}" in queued
-    (result,) = submission.ctx.trace.of_type(AuthResult)
+    (result,) = trace_of(submission.ctx).of_type(AuthResult)
     assert result.ok and result.mechanism == mechanism and result.username == USER
 
 
@@ -189,7 +190,7 @@ async def test_auth_login_challenges_are_the_usual_username_and_password_prompts
     ]
     continuation = [
         e
-        for e in submission.ctx.trace.of_type(SmtpLine)
+        for e in trace_of(submission.ctx).of_type(SmtpLine)
         if e.side is Side.SERVER and e.data == base64.b64encode(PASSWORD.encode()) + b"\r\n"
     ]
     assert len(continuation) == 1 and continuation[0].stage is Stage.AUTH
@@ -202,7 +203,7 @@ async def test_the_password_never_appears_in_an_auth_result(submission: Submissi
             smtp.login(USER, PASSWORD)
 
     await in_thread(talk)
-    for result in submission.ctx.trace.of_type(AuthResult):
+    for result in trace_of(submission.ctx).of_type(AuthResult):
         assert PASSWORD not in json.dumps(result.to_json())
 
 
@@ -220,9 +221,9 @@ async def test_implicit_tls_port_speaks_tls_from_the_first_byte(submission: Subm
     assert not starttls_offered and auth.split() == ["PLAIN", "LOGIN"]
     (message,) = submission.accepted
     assert b"with ESMTPSA" in message.content and b"for <bob@example.net>;" in message.content
-    (handshake,) = submission.ctx.trace.of_type(TlsHandshake)
+    (handshake,) = trace_of(submission.ctx).of_type(TlsHandshake)
     assert handshake.implicit and handshake.ok and handshake.stage is Stage.CONNECT
-    server_lines = [e for e in submission.ctx.trace.of_type(SmtpLine) if e.side is Side.SERVER]
+    server_lines = [e for e in trace_of(submission.ctx).of_type(SmtpLine) if e.side is Side.SERVER]
     assert server_lines and all(e.encrypted for e in server_lines)
 
 
@@ -235,7 +236,7 @@ async def test_a_plain_text_client_on_the_implicit_tls_port_gets_no_smtp(
     data = await asyncio.wait_for(reader.read(), 5)
     assert not data.startswith(b"220") and not data.startswith(b"250")
     writer.close()
-    assert submission.ctx.trace.of_type(SmtpLine) == []
+    assert trace_of(submission.ctx).of_type(SmtpLine) == []
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
@@ -256,4 +257,4 @@ async def test_swaks_submits_with_auth(submission: Submission, implicit: bool) -
     output, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, output.decode()
     assert [m.sender for m in submission.accepted] == [USER]
-    assert submission.ctx.trace.of_type(TlsHandshake)[0].sni == HOST
+    assert trace_of(submission.ctx).of_type(TlsHandshake)[0].sni == HOST

@@ -23,6 +23,7 @@ from tutor.trace import (
     Delivery,
     DnsAnswer,
     DnsQuery,
+    Event,
     Note,
     Outcome,
     RecipientResult,
@@ -31,6 +32,7 @@ from tutor.trace import (
     SmtpLine,
     TcpConnect,
     TlsHandshake,
+    Trace,
     read_trace,
 )
 
@@ -38,12 +40,37 @@ ROOT = Path(__file__).parent.parent
 
 
 @pytest.mark.parametrize("path", shipped_scenarios(), ids=lambda p: p.stem)
-async def test_every_shipped_scenario_ends_as_it_expects(start_world, path: Path) -> None:
-    async with start_world(str(path)) as world:
+async def test_every_shipped_scenario_ends_as_it_expects_and_the_world_never_reads_its_trace(
+    start_world, path: Path
+) -> None:
+    trace = Trace()
+    seen: list[Event] = []
+    trace.subscribe(seen.append)  # the only reader: the world itself must never subscribe
+    async with start_world(str(path), trace=trace) as world:
+        assert not _holds_a_trace(world.ctx), "the world's context hands out the trace"
         result = await world.run()
+        assert trace.subscriber_count == 1
     assert result.ok, result.mismatches
     finished = world.trace.of_type(ScenarioFinished)
     assert len(finished) == 1 and finished[0].ok
+    assert seen == trace.events  # every event reached the reader, in order, once
+
+
+def _holds_a_trace(ctx: object) -> bool:
+    """Whether any attribute of the context but ``publish`` is a Trace or a method of one."""
+    for name, value in vars(ctx).items():
+        if name == "publish":
+            continue
+        if isinstance(value, Trace) or isinstance(getattr(value, "__self__", None), Trace):
+            return True
+    return False
+
+
+def test_a_subscriber_may_not_publish_from_inside_publish() -> None:
+    trace = Trace()
+    trace.subscribe(lambda event: trace.publish(Note(text="echo")) if event.seq == 1 else None)
+    with pytest.raises(RuntimeError, match="inside a trace subscriber"):
+        trace.publish(Note(text="first"))
 
 
 async def test_hello_travels_submission_dns_tls_and_lands_in_bobs_maildir(start_world) -> None:

@@ -354,6 +354,9 @@ class LogLine(Event):
     type: ClassVar[str] = "log_line"
     program: str
     text: str
+    # The record's parts as a log analyser names them (kind, queue_id, to, status, relay,
+    # delay, reply_code, ...): readers use these instead of parsing ``text`` back.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -453,6 +456,7 @@ class Trace:
         self.events: list[Event] = []
         self._subscribers: list[Subscriber] = []
         self._now = now or (lambda: 0.0)
+        self._publishing = False
 
     def set_clock(self, now: Callable[[], float]) -> None:
         self._now = now
@@ -463,12 +467,35 @@ class Trace:
         return lambda: self._subscribers.remove(subscriber)
 
     def publish(self, event: Event) -> Event:
-        """Stamp the event with its sequence number (and time, if unset) and deliver it."""
+        """Stamp the event with its sequence number (and time, if unset) and deliver it.
+
+        Subscribers are readers: one that publishes from inside ``publish`` would make the
+        order of events depend on who subscribed first, so it is refused outright.
+        """
+        if self._publishing:
+            raise RuntimeError(f"publish from inside a trace subscriber: {type(event).__name__}")
         stamped = event_with(event, seq=len(self.events) + 1, time=event.time or self._now())
         self.events.append(stamped)
-        for subscriber in list(self._subscribers):
-            subscriber(stamped)
+        self._deliver(stamped)
         return stamped
+
+    def replay(self, event: Event) -> None:
+        """Append an already stamped event (a recorded one) as it is and deliver it."""
+        self.events.append(event)
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        self._publishing = True
+        try:
+            for subscriber in list(self._subscribers):
+                subscriber(event)
+        finally:
+            self._publishing = False
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many readers listen (a test proves the world itself is never one of them)."""
+        return len(self._subscribers)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)

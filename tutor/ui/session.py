@@ -119,9 +119,7 @@ class ReplaySource:
         event = self._events[self._next]
         self._next += 1
         # Keep the recorded seq/time: a replay shows what happened, not when it was replayed.
-        self.trace.events.append(event)
-        for subscriber in list(self.trace._subscribers):
-            subscriber(event)
+        self.trace.replay(event)
         self.finished = self._next >= len(self._events)
         return True
 

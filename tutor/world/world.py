@@ -30,7 +30,7 @@ from tutor.world.context import WorldContext
 from tutor.world.dns import DnsServer, WorldResolver, build_zones
 from tutor.world.dns.zones import zone_file_text
 from tutor.world.gate import StepGate
-from tutor.world.maillog.records import MailLog
+from tutor.world.maillog.writer import MailLog
 from tutor.world.network import NetworkPlan, Service
 from tutor.world.queue.retry import RetryPolicy
 from tutor.world.queue.runner import QueueRunner, final_outcome
@@ -43,7 +43,6 @@ from tutor.world.smtp.mailbox import Mailboxes
 from tutor.world.smtp.policies import build_policies
 from tutor.world.smtp.receiver import Receiver
 from tutor.world.smtp.relay import GatewayReceiver, drain_relays
-from tutor.world.smtp.smtpd_log import SmtpdLogger
 from tutor.world.smtp.submission import SubmissionServer, SubmittedMessage
 
 
@@ -141,8 +140,9 @@ class World:
         self.trace.set_clock(self.clock.now)
         wanted = {scenario.dns_name: scenario.dns_address}
         wanted |= {h.name: h.address for h in scenario.hosts}
+        # The world writes its trace and never reads it: its parts get only ``publish``.
         self.ctx = WorldContext(
-            trace=self.trace,
+            publish=self.trace.publish,
             clock=self.clock,
             plan=NetworkPlan.build(wanted, shared_loopback=shared_loopback),
             gate=gate or StepGate(),
@@ -178,6 +178,7 @@ class World:
     async def start(self) -> None:
         """Start DNS and every listening service; publish ScenarioStarted."""
         ctx, scenario, plan = self.ctx, self.scenario, self.ctx.plan
+        ctx.maillog = self.maillog = MailLog(ctx.publish, ctx.run_dir / "log")
         ctx.ca = WorldCA(ctx.run_dir)
         dns_port = plan.allocate_port(scenario.dns_name, Service.DNS)
         dns_host = plan.host(scenario.dns_name)
@@ -235,10 +236,6 @@ class World:
     def _start_queue(self, host: Any) -> QueueRunner:
         """The outbound host's spool and queue manager, and the world's mail log (issue 5)."""
         ctx = self.ctx
-        log_dir = ctx.run_dir / "log"
-        self.maillog = MailLog(log_dir / "maillog", log_dir / "maillog.jsonl")
-        self.maillog.attach(self.trace)
-        self.trace.subscribe(SmtpdLogger(ctx))
         assert self._mta is not None
         spool = Spool(ctx.run_dir / "spool" / host.name, ctx, host.name)
         policy = RetryPolicy.from_overrides(self.scenario.timing.retry)
@@ -319,9 +316,7 @@ class World:
         """Compare what happened with what the scenario expects."""
         result = RunResult()
         if self.queue is not None:
-            self.results = [
-                e for e in self.trace.of_type(RecipientResult) if e.queue_id in self.queue.final
-            ]
+            self.results = [r for r in self.queue.results if r.queue_id in self.queue.final]
             for recipients in self.queue.final.values():
                 for address, rcpt in recipients.items():
                     result.outcomes[address] = final_outcome(rcpt)

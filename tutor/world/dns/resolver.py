@@ -37,6 +37,14 @@ CACHE = "cache"  # the transport of an answer served from the cache
 _PERMANENT = ("NOERROR", "NXDOMAIN", BADNAME)
 
 
+@dataclass(frozen=True)
+class MxAnswer:
+    """A domain's mail exchangers, and whether they are the implicit MX (no MX record)."""
+
+    exchanges: list[tuple[int, str]]
+    implicit: bool = False
+
+
 class DnsTemporaryError(Exception):
     """A lookup failed in a way that may succeed later (SERVFAIL, REFUSED, timeout, ...).
 
@@ -208,28 +216,29 @@ class WorldResolver:
             self._cache[key] = _CacheEntry(resolution, now, now + ttl)
         return resolution
 
-    async def mx(self, domain: str, *, host: str, session: str = "") -> list[tuple[int, str]]:
+    async def mx(self, domain: str, *, host: str, session: str = "") -> MxAnswer:
         """Mail exchangers of ``domain`` as (preference, host name), most preferred first.
 
         RFC 5321 5.1: with no MX records but an address, the domain itself is the implicit MX
-        with preference 0; a domain that does not exist (or has neither) gives []. A null MX
-        (RFC 7505, "0 .") comes back as [(0, ".")]: the domain accepts no mail. Ties keep a
-        stable order by name so every run of a lesson looks the same (RFC 5321 would randomise).
-        Raises DnsTemporaryError when the DNS did not give a usable answer.
+        with preference 0 (``implicit`` says so); a domain that does not exist (or has neither)
+        gives no exchanges. A null MX (RFC 7505, "0 .") comes back as [(0, ".")]: the domain
+        accepts no mail. Ties keep a stable order by name so every run of a lesson looks the
+        same (RFC 5321 would randomise). Raises DnsTemporaryError when the DNS did not give a
+        usable answer.
         """
         resolution = await self.resolve(domain, "MX", host=host, session=session)
         _raise_if_temporary(resolution)
         if resolution.nxdomain or resolution.rcode == BADNAME:
-            return []
+            return MxAnswer([])
         exchanges = [
             (int(record.rdata.preference), _host_name(record.rdata.exchange))
             for record in resolution.of_type("MX")
         ]
         if exchanges:
-            return sorted(exchanges)
+            return MxAnswer(sorted(exchanges))
         if await self.addresses(domain, host=host, session=session):
-            return [(0, domain.lower().rstrip("."))]
-        return []
+            return MxAnswer([(0, domain.lower().rstrip("."))], implicit=True)
+        return MxAnswer([])
 
     async def addresses(self, name: str, *, host: str, session: str = "") -> list[str]:
         """IPv4 then IPv6 addresses of ``name``; [] when it has none or does not exist.

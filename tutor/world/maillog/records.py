@@ -2,11 +2,10 @@
 
 Each record is a small dataclass whose ``text()`` is exactly what the Postfix program logs
 after "postfix/NAME[PID]: " (smtpd, cleanup, qmgr, smtp, bounce; postgrey for the greylist).
-The world turns a record into a ``LogLine`` event with ``to_event`` and publishes it; the
-``MailLog`` writer subscribes to the trace and appends each LogLine to a syslog-style text file
-and to a JSON Lines file (the line, its parts, and the fields parsed out of it, which is what
-``smtp-tutor log`` and the summary read). Times are the event's time: the world clock, so a
-five-day retry schedule logs five days of simulated time.
+Each record also says its parts (``fields()``) under the names log analysers use; the
+``MailLog`` writer (writer.py) turns a record into a ``LogLine`` event carrying both, publishes
+it and files it, so nothing ever parses the world's own log text back. Times are the event's
+time: the world clock, so a five-day retry schedule logs five days of simulated time.
 
 Formats follow Postfix 3.x (smtpd.c, cleanup_message.c, qmgr_message.c, log_adhoc.c,
 bounce_notify_service.c): ``delay=``/``delays=`` use log_adhoc's format_tv rounding (two
@@ -15,16 +14,13 @@ significant digits for small values, at most two decimals, whole seconds from 10
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
-from tutor.trace import Event, LogLine, Outcome, RecipientResult, Side, Stage, Trace
+from tutor.trace import LogLine, Outcome, RecipientResult, Side, Stage
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -104,6 +100,10 @@ class LogRecord(Protocol):
 
     def text(self) -> str: ...
 
+    def fields(self) -> dict[str, Any]:
+        """The record's parts under the names log analysers (pflogsumm) use, with ``kind``."""
+        ...
+
 
 @dataclass(frozen=True)
 class SmtpdConnect:
@@ -112,6 +112,9 @@ class SmtpdConnect:
 
     def text(self) -> str:
         return f"connect from {self.client}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "connect", "client": str(self.client)}
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,16 @@ class SmtpdClient:
         out = f"{self.queue_id}: client={self.client}"
         if self.sasl_username:
             out += f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}"
+        return out
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": "client",
+            "queue_id": self.queue_id,
+            "client": str(self.client),
+        }
+        if self.sasl_username:
+            out |= {"sasl_method": self.sasl_method, "sasl_username": self.sasl_username}
         return out
 
 
@@ -155,6 +168,24 @@ class SmtpdReject:
             out += f" helo=<{self.helo}>"
         return out
 
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": "reject",
+            "queue_id": self.queue_id,
+            "command": self.command,
+            "client": str(self.client),
+            "reply": self.reply,
+            "from": self.sender,
+            "proto": self.proto,
+        }
+        if self.reply[:3].isdigit():
+            out["reply_code"] = int(self.reply[:3])
+        if self.recipient:
+            out["to"] = self.recipient
+        if self.helo:
+            out["helo"] = self.helo
+        return out
+
 
 @dataclass(frozen=True)
 class SmtpdDisconnect:
@@ -177,6 +208,14 @@ class SmtpdDisconnect:
             )
         return " ".join(parts)
 
+    def fields(self) -> dict[str, Any]:
+        counts = {name: ok if ok == total else f"{ok}/{total}" for name, ok, total in self.commands}
+        ok_sum = sum(ok for _, ok, _ in self.commands)
+        total_sum = sum(total for _, _, total in self.commands)
+        if self.commands:
+            counts["commands"] = ok_sum if ok_sum == total_sum else f"{ok_sum}/{total_sum}"
+        return {"kind": "disconnect", "client": str(self.client), **counts}
+
 
 @dataclass(frozen=True)
 class CleanupMessageId:
@@ -186,6 +225,13 @@ class CleanupMessageId:
 
     def text(self) -> str:
         return f"{self.queue_id}: message-id=<{self.message_id.strip('<>')}>"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "kind": "message-id",
+            "queue_id": self.queue_id,
+            "message_id": self.message_id.strip("<>"),
+        }
 
 
 @dataclass(frozen=True)
@@ -204,6 +250,15 @@ class QmgrQueued:
             f"nrcpt={self.nrcpt} (queue active)"
         )
 
+    def fields(self) -> dict[str, Any]:
+        return {
+            "kind": "queued",
+            "queue_id": self.queue_id,
+            "from": self.sender,
+            "size": self.size,
+            "nrcpt": self.nrcpt,
+        }
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -219,6 +274,7 @@ class Delivery:
     reason: str  # "250 2.0.0 Ok: queued as X", "host X said: 550 ... (in reply to RCPT TO command)"
     orig_to: str = ""
     program: str = "postfix/smtp"
+    reply_code: int | None = None  # the server's reply code in the reason, if a server replied
 
     def text(self) -> str:
         out = f"{self.queue_id}: to=<{self.recipient}>, "
@@ -230,6 +286,22 @@ class Delivery:
             f"dsn={self.dsn}, status={self.status} ({self.reason})"
         )
 
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "delivery", "queue_id": self.queue_id, "to": self.recipient}
+        if self.orig_to and self.orig_to != self.recipient:
+            out["orig_to"] = self.orig_to
+        out |= {
+            "relay": self.relay,
+            "delay": float(format_delay(self.delay)),
+            "delays": "/".join(format_delay(d) for d in self.delays),
+            "dsn": self.dsn,
+            "status": self.status,
+            "reason": self.reason,
+        }
+        if self.reply_code is not None:
+            out["reply_code"] = self.reply_code
+        return out
+
 
 @dataclass(frozen=True)
 class QmgrExpired:
@@ -240,6 +312,14 @@ class QmgrExpired:
     def text(self) -> str:
         return f"{self.queue_id}: from=<{self.sender}>, status=expired, returned to sender"
 
+    def fields(self) -> dict[str, Any]:
+        return {
+            "kind": "expired",
+            "queue_id": self.queue_id,
+            "from": self.sender,
+            "status": "expired",
+        }
+
 
 @dataclass(frozen=True)
 class QmgrRemoved:
@@ -248,6 +328,9 @@ class QmgrRemoved:
 
     def text(self) -> str:
         return f"{self.queue_id}: removed"
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "removed", "queue_id": self.queue_id}
 
 
 @dataclass(frozen=True)
@@ -261,6 +344,14 @@ class BounceNotice:
 
     def text(self) -> str:
         return f"{self.queue_id}: sender {self.kind} notification: {self.dsn_queue_id}"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "kind": "notification",
+            "queue_id": self.queue_id,
+            "dsn_queue_id": self.dsn_queue_id,
+            "notification": self.kind,
+        }
 
 
 @dataclass(frozen=True)
@@ -288,6 +379,20 @@ class PostgreyAction:
         ]
         prefix = f"{self.queue_id}: " if self.queue_id else ""
         return prefix + ", ".join(info)
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "greylist", "action": self.action, "reason": self.reason}
+        if self.delay is not None:
+            out["delay"] = self.delay
+        out |= {
+            "client_name": self.client.name or "unknown",
+            "client_address": self.client.address,
+            "sender": self.sender,
+            "recipient": self.recipient,
+        }
+        if self.queue_id:
+            out["queue_id"] = self.queue_id
+        return out
 
 
 _STATUS_WORD = {
@@ -340,6 +445,7 @@ def delivery_from_result(
         dsn=dsn,
         status=_STATUS_WORD[result.outcome],
         reason=reason,
+        reply_code=int(reply[:3]) if is_reply else None,
     )
 
 
@@ -374,97 +480,8 @@ def to_event(record: LogRecord, *, host: str, session: str = "", time: float = 0
         explain="log." + daemon,
         program=record.program,
         text=record.text(),
+        fields=record.fields(),
     )
-
-
-# ---------------------------------------------------------------------------- parsing
-
-_QID = re.compile(r"^(?P<qid>[0-9A-Za-z]+|NOQUEUE): ")
-_FIELD = re.compile(r"(?P<key>[a-z_]+)=(?P<value><[^>]*>|[^,\s]+)")
-_CODE = re.compile(r"(?:^|said: |\(|: )(?P<code>[245]\d\d)[ -]")
-
-
-def parse_fields(text: str) -> dict[str, Any]:
-    """The fields of a Postfix log message, the way log analysers (pflogsumm) read them.
-
-    Always has ``kind``: delivery, queued, expired, removed, reject, connect, disconnect,
-    client, message-id, notification, greylist or other. Addresses lose their angle brackets,
-    ``delay`` becomes a float, ``reply_code`` is the SMTP code in the reason, if any.
-    """
-    fields: dict[str, Any] = {}
-    rest = text
-    match = _QID.match(text)
-    if match and not text.startswith(("connect from", "disconnect from")):
-        fields["queue_id"] = match.group("qid")
-        rest = text[match.end() :]
-    if rest.startswith("connect from "):
-        fields["kind"] = "connect"
-        fields["client"] = rest.removeprefix("connect from ")
-        return fields
-    if rest.startswith("disconnect from "):
-        fields["kind"] = "disconnect"
-        client, _, counts = rest.removeprefix("disconnect from ").partition(" ")
-        fields["client"] = client
-        fields.update({m.group("key"): m.group("value") for m in _FIELD.finditer(counts)})
-        return fields
-    if rest.startswith("reject: "):
-        fields["kind"] = "reject"
-        head, _, tail = rest.partition("; from=")
-        command, _, reply = head.removeprefix("reject: ").partition(": ")
-        fields["command"] = command.split(" from ", 1)[0]
-        fields["client"] = command.split(" from ", 1)[-1]
-        fields["reply"] = reply
-        code = _CODE.search(reply)
-        if code:
-            fields["reply_code"] = int(code.group("code"))
-        for m in _FIELD.finditer("from=" + tail):
-            fields[m.group("key")] = m.group("value").strip("<>")
-        return fields
-    status_reason = ""
-    if ", status=" in rest or rest.startswith("status="):
-        before, _, after = rest.partition("status=")
-        status, _, reason = after.partition(" ")
-        fields["status"] = status.rstrip(",")
-        status_reason = reason.strip()
-        if status_reason.startswith("(") and status_reason.endswith(")"):
-            status_reason = status_reason[1:-1]
-        rest = before
-    for m in _FIELD.finditer(rest):
-        key, value = m.group("key"), m.group("value")
-        fields[key] = value[1:-1] if value.startswith("<") else value
-    if status_reason:
-        fields["reason"] = status_reason
-        code = _CODE.search(status_reason)
-        if code:
-            fields["reply_code"] = int(code.group("code"))
-    for key in ("delay", "size", "nrcpt"):
-        if key in fields:
-            try:
-                fields[key] = float(fields[key]) if key == "delay" else int(fields[key])
-            except ValueError:
-                del fields[key]
-    fields["kind"] = _kind(rest, fields)
-    return fields
-
-
-def _kind(rest: str, fields: dict[str, Any]) -> str:
-    if "to" in fields and "status" in fields:
-        return "delivery"
-    if fields.get("status") == "expired":
-        return "expired"
-    if "nrcpt" in fields:
-        return "queued"
-    if rest.strip() == "removed":
-        return "removed"
-    if "notification:" in rest:
-        return "notification"
-    if "client" in fields:
-        return "client"
-    if "message-id" in rest:
-        return "message-id"
-    if fields.get("action") in ("greylist", "pass"):
-        return "greylist"
-    return "other"
 
 
 @dataclass(frozen=True)
@@ -478,6 +495,9 @@ class ConnectFailure:
     def text(self) -> str:
         return f"connect to {self.relay}: {self.reason}"
 
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "connect-failure", "relay": self.relay, "reason": self.reason}
+
 
 @dataclass(frozen=True)
 class DiscardedBounce:
@@ -489,58 +509,19 @@ class DiscardedBounce:
     def text(self) -> str:
         return f"{self.queue_id}: undeliverable notification discarded (never bounce a bounce)"
 
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "discarded", "queue_id": self.queue_id}
 
-# ---------------------------------------------------------------------------- the writer
 
+@dataclass(frozen=True)
+class MasterStarted:
+    """master(8) starting the mail system: a host whose mail service comes (back) up."""
 
-class MailLog:
-    """Writes every LogLine of a trace to a syslog-style text file and a JSON Lines file.
+    version: str = "3.7.11"
+    program: str = "postfix/master"
 
-    Lines are flushed as they come, so a crash keeps everything logged so far. Use
-    ``attach(trace)`` (returns the unsubscribe function) or call ``write`` directly.
-    """
+    def text(self) -> str:
+        return f"daemon started -- version {self.version}, configuration /etc/postfix"
 
-    def __init__(self, path_text: Path | str, path_jsonl: Path | str) -> None:
-        self.path_text = Path(path_text)
-        self.path_jsonl = Path(path_jsonl)
-        self.path_text.parent.mkdir(parents=True, exist_ok=True)
-        self.path_jsonl.parent.mkdir(parents=True, exist_ok=True)
-        self._text: IO[str] = self.path_text.open("a", encoding="utf-8")
-        self._jsonl: IO[str] = self.path_jsonl.open("a", encoding="utf-8")
-
-    def attach(self, trace: Trace) -> Callable[[], None]:
-        return trace.subscribe(self)
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, LogLine):
-            self.write(event)
-
-    def write(self, event: LogLine) -> str:
-        """Append one line to both files; returns the text line."""
-        pid = pid_for(event.host, event.program)
-        line = syslog_line(event.time, event.host, event.program, event.text, pid)
-        record = {
-            "time": event.time,
-            "iso": datetime.fromtimestamp(event.time, UTC).isoformat(timespec="milliseconds"),
-            "host": event.host,
-            "program": event.program,
-            "pid": pid,
-            "text": event.text,
-            "line": line,
-            **parse_fields(event.text),
-        }
-        self._text.write(line + "\n")
-        self._text.flush()
-        self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._jsonl.flush()
-        return line
-
-    def close(self) -> None:
-        self._text.close()
-        self._jsonl.close()
-
-    def __enter__(self) -> MailLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "started", "version": self.version}

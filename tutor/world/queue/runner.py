@@ -27,23 +27,19 @@ import asyncio
 import contextlib
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tutor.clock import iso
 from tutor.trace import (
     Bounce,
-    Direction,
     Event,
     Note,
     Outcome,
-    QueueChange,
     RecipientResult,
     Side,
-    SmtpLine,
     Stage,
-    TcpClose,
-    TcpConnect,
 )
 from tutor.world.maillog.records import (
     BounceNotice,
@@ -55,7 +51,6 @@ from tutor.world.maillog.records import (
     QmgrQueued,
     QmgrRemoved,
     delivery_from_result,
-    to_event,
 )
 from tutor.world.queue.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
 from tutor.world.queue.ids import new_queue_id
@@ -68,7 +63,6 @@ from tutor.world.queue.spool import (
     RecipientState,
     Spool,
 )
-from tutor.world.smtp.faults import SMTP_HELO_TIMEOUT
 
 if TYPE_CHECKING:
     from tutor.scenario import HostSpec
@@ -76,31 +70,15 @@ if TYPE_CHECKING:
     from tutor.world.sender.mta import OutboundMta
 
 _WIRE = DSN_POLICY.clone(linesep="\r\n")
-_TIMED_OUT = re.compile(r"timed out after [\d.]+s")
-_COMMAND_NAMES = {
-    "MAIL": "MAIL FROM",
-    "RCPT": "RCPT TO",
-    "DATA": "DATA",
-    "EHLO": "EHLO",
-    "HELO": "HELO",
-    "STARTTLS": "STARTTLS",
-}
 
 
 @dataclass
 class _Attempt:
-    """What the runner watches in the trace while one attempt of one message is under way."""
+    """One attempt of one message, as the MTA tells it (the runner is its DeliveryObserver)."""
 
     queue_id: str
     started: float
-    connected: dict[str, float] = field(default_factory=dict)  # session -> connect time
-    replies: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (command, line)
-    command: dict[str, str] = field(default_factory=dict)  # session -> the last command sent
-    notes: list[str] = field(default_factory=list)
-    timed_out: set[str] = field(default_factory=set)
-    relays: dict[str, str] = field(default_factory=dict)  # session -> name[addr]:port
-    rcpt: dict[str, str] = field(default_factory=dict)  # session -> the address in RCPT TO
-    accepted: dict[str, list[str]] = field(default_factory=dict)  # RCPTs the server took
+    connect_times: dict[str, float] = field(default_factory=dict)  # session -> connect time
     early: set[str] = field(default_factory=set)  # delivered, persisted at the 250 itself
 
 
@@ -124,13 +102,13 @@ class QueueRunner:
         # Final state of every recipient of every message that is not itself a DSN.
         self.final: dict[str, dict[str, RecipientState]] = {}
         self.dsns: list[str] = []  # queue ids of the DSNs this runner generated
+        self.results: list[RecipientResult] = []  # every decision the MTA told, in order
         self._result_seq: dict[tuple[str, str], tuple[int, str]] = {}  # -> (seq, session)
         self._commands: dict[tuple[str, str], str] = {}  # (qid, rcpt) -> deciding command
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._attempt: _Attempt | None = None
-        self._unsubscribe = ctx.trace.subscribe(self._watch)
 
     # ------------------------------------------------------------------ control
 
@@ -148,8 +126,6 @@ class QueueRunner:
         if task is not None and not task.cancelled():
             with contextlib.suppress(asyncio.CancelledError):
                 task.result()
-        with contextlib.suppress(ValueError):
-            self._unsubscribe()
 
     async def idle(self) -> None:
         """Wait until the queue is empty: every message delivered or returned to its sender."""
@@ -223,14 +199,14 @@ class QueueRunner:
         self.spool.begin_attempt(qid, todo, started)
         attempt = self._attempt = _Attempt(qid, started)
         try:
-            results = await self.mta.deliver(qid, message.sender, todo, message.content)
+            results = await self.mta.deliver(
+                qid, message.sender, todo, message.content, observer=self
+            )
         except Exception as exc:  # a bug must show in the trace, and the message stay queued
             self._note(f"delivery of {qid} failed inside the MTA: {exc!r}", level="error")
             results = []
         finally:
             self._attempt = None
-        for text in attempt.notes:
-            self._note(text)
         current = self.spool.get(qid)
         for rcpt in current.recipients:
             if rcpt.status == RcptStatus.IN_FLIGHT:  # the MTA died before deciding it
@@ -315,7 +291,7 @@ class QueueRunner:
         arrival = {
             "recipient": "",
             "field": "Arrival-Date",
-            "seq": self._queue_event(message.queue_id, "incoming"),
+            "seq": self.spool.arrival_seq.get(message.queue_id, 0),
             "source": f"{message.queue_id} entered the queue at {iso(message.arrival)}",
         }
         links: list[dict[str, Any]] = [arrival]
@@ -346,125 +322,61 @@ class QueueRunner:
                 )
         return tuple(links)
 
-    def _queue_event(self, qid: str, state: str) -> int:
-        for event in self.ctx.trace.events:
-            if isinstance(event, QueueChange) and event.queue_id == qid and event.state == state:
-                return event.seq
-        return 0
+    # ------------------------------------------------------------------ what the MTA tells
 
-    # ------------------------------------------------------------------ watching the attempt
+    def connected(self, session: str, relay: str, time: float) -> None:
+        if self._attempt is not None:
+            self._attempt.connect_times[session] = time
 
-    def _watch(self, event: Event) -> None:
-        """Trace subscriber: persist results at once, and note what the log lines need."""
+    def connect_failed(self, relay: str, reason: str) -> None:
+        self._log(ConnectFailure(relay, reason))
+
+    def handed_over(
+        self, session: str, recipients: Sequence[str], reply: str, relay: str, time: float
+    ) -> None:
+        """The server took responsibility: persist it now, not after QUIT when the MTA
+        reports, so a kill -9 in between cannot make us send the message again."""
         attempt = self._attempt
-        if attempt is None or event.host != self.host.name or event.side is not Side.CLIENT:
+        if attempt is None:
             return
-        if isinstance(event, RecipientResult) and event.queue_id == attempt.queue_id:
-            self._record(event, attempt)
-        elif isinstance(event, TcpConnect):
-            if event.ok:
-                attempt.connected[event.session] = event.time
-                address, _, port = event.dst.rpartition(":")
-                attempt.relays[event.session] = f"{event.dst_host}[{address}]:{port}"
-            else:
-                self._log(ConnectFailure(f"{event.dst_host}[{event.dst}]", event.error), event)
-        elif isinstance(event, SmtpLine):
-            if event.direction is Direction.CLIENT_TO_SERVER:
-                self._sent(event, attempt)
-            elif len(event.text) < 4 or event.text[3] != "-":
-                self._replied(event, attempt)
-        elif isinstance(event, TcpClose) and event.reason == "timeout":
-            self._timed_out(event, attempt)
+        for address in recipients:
+            self.spool.record_result(
+                attempt.queue_id,
+                address,
+                RcptStatus.DELIVERED,
+                reply,
+                time,
+                relay=relay,
+                dsn=split_status(reply[4:])[0],
+            )
+            attempt.early.add(address.lower())
 
-    def _sent(self, event: SmtpLine, attempt: _Attempt) -> None:
-        verb = event.text.split(" ", 1)[0].upper()
-        name = "end of DATA" if event.is_payload else _COMMAND_NAMES.get(verb, verb)
-        attempt.command[event.session] = name
-        if verb == "MAIL" and not event.is_payload:
-            attempt.accepted[event.session] = []
-        elif verb == "RCPT" and not event.is_payload:
-            attempt.rcpt[event.session] = event.text.partition("<")[2].partition(">")[0]
-
-    def _replied(self, event: SmtpLine, attempt: _Attempt) -> None:
-        session, text = event.session, event.text
-        command = attempt.command.get(session, "")
-        attempt.replies.setdefault(session, []).append((command, text))
-        if command == "RCPT TO" and text.startswith("2"):
-            attempt.accepted.setdefault(session, []).append(attempt.rcpt.get(session, ""))
-        elif command == "end of DATA" and text.startswith("2"):
-            # The server took responsibility: persist it now, not after QUIT when the MTA
-            # reports, so a kill -9 in between cannot make us send the message again.
-            relay = attempt.relays.get(session, "")
-            for address in attempt.accepted.get(session, []):
-                self.spool.record_result(
-                    attempt.queue_id,
-                    address,
-                    RcptStatus.DELIVERED,
-                    text,
-                    event.time,
-                    relay=relay,
-                    dsn=split_status(text[4:])[0],
-                )
-                attempt.early.add(address.lower())
-
-    def _record(self, event: RecipientResult, attempt: _Attempt) -> None:
-        if event.recipient.lower() in attempt.early and event.outcome is Outcome.DELIVERED:
-            self._result_seq[(attempt.queue_id, event.recipient)] = (event.seq, event.session)
-            self._commands[(attempt.queue_id, event.recipient)] = "end of DATA"
+    def decided(self, result: RecipientResult, command: str) -> None:
+        """Persist a recipient's result the moment the MTA decides it."""
+        attempt = self._attempt
+        if attempt is None or result.queue_id != attempt.queue_id:
+            return
+        self.results.append(result)
+        key = (attempt.queue_id, result.recipient)
+        self._result_seq[key] = (result.seq, result.session)
+        self._commands[key] = command
+        if result.recipient.lower() in attempt.early and result.outcome is Outcome.DELIVERED:
             return  # already persisted when the 250 came in
-        dsn, reply = split_status(self._postfix_words(event, attempt))
+        dsn, reply = split_status(result.reply)
         self.spool.record_result(
             attempt.queue_id,
-            event.recipient,
-            event.outcome,
+            result.recipient,
+            result.outcome,
             reply,
-            event.time,
-            relay=event.relay,
+            result.time,
+            relay=result.relay,
             dsn=dsn,
-        )
-        self._result_seq[(attempt.queue_id, event.recipient)] = (event.seq, event.session)
-        self._commands[(attempt.queue_id, event.recipient)] = self._command_for(event, attempt)
-
-    def _command_for(self, event: RecipientResult, attempt: _Attempt) -> str:
-        """The command whose reply decided this recipient (Postfix: "in reply to X command")."""
-        for command, line in reversed(attempt.replies.get(event.session, [])):
-            if event.reply.startswith(line[:3]) and line[4:] in event.reply:
-                return command
-        return ""
-
-    def _postfix_words(self, event: RecipientResult, attempt: _Attempt) -> str:
-        """The reply as Postfix words it; a timeout names what was being waited for."""
-        reply = event.reply
-        if event.session in attempt.timed_out and _TIMED_OUT.search(reply):
-            waiting = (
-                "while receiving the initial server greeting"
-                if not attempt.replies.get(event.session)
-                else "after " + attempt.command.get(event.session, "a command")
-            )
-            reply = _TIMED_OUT.sub(f"timed out {waiting}", reply)
-        return reply
-
-    def _timed_out(self, event: TcpClose, attempt: _Attempt) -> None:
-        """The client gave up on a mute server after a short real wait; Postfix would have
-        waited smtp_helo_timeout (300 s). Move the world clock on by the difference."""
-        attempt.timed_out.add(event.session)
-        waited = self.mta.timeout
-        extra = max(0.0, SMTP_HELO_TIMEOUT - waited)
-        advance = getattr(self.ctx.clock, "advance", None)
-        if advance is None or extra <= 0:
-            return
-        advance(extra)
-        attempt.notes.append(
-            f"the server never answered; the client gave up after {waited:g} s of real time, "
-            f"where Postfix waits smtp_helo_timeout = {SMTP_HELO_TIMEOUT:g} s (smtp_connect_"
-            f"timeout = 30 s covers only the TCP handshake): the world clock moves on by the "
-            f"other {extra:g} s"
         )
 
     # ------------------------------------------------------------------ logging
 
     def _log_result(self, result: RecipientResult, message: QueuedMessage, a: _Attempt) -> None:
-        connected = a.connected.get(result.session, result.time)
+        connected = a.connect_times.get(result.session, result.time)
         delays = (
             max(0.0, a.started - message.arrival),
             0.0,
@@ -483,12 +395,7 @@ class QueueRunner:
 
     def _log(self, record: LogRecord, source: Event | None = None) -> None:
         time = source.time if source is not None else 0.0
-        line = to_event(record, host=self.host.name, session="", time=time)
-        if source is not None and self._attempt is not None:
-            # Called from inside a trace subscriber: publish after the event being handled.
-            asyncio.get_running_loop().call_soon(self.ctx.publish, line)
-        else:
-            self.ctx.publish(line)
+        self.ctx.maillog.log(record, host=self.host.name, time=time)
 
     def _note(self, text: str, *, level: str = "info") -> None:
         self.ctx.publish(

@@ -238,6 +238,9 @@ class Spool:
         self.context = context
         self.host = host
         self.tmp = self.root / "tmp"
+        # queue id -> seq of the event that published its arrival (a DSN's Arrival-Date links
+        # to it); only for messages that arrived in this process.
+        self.arrival_seq: dict[str, int] = {}
         for name in (*QueueState, "tmp"):
             (self.root / str(name)).mkdir(parents=True, exist_ok=True)
 
@@ -279,7 +282,7 @@ class Spool:
         if self.context is None:
             return
         next_attempt = message.next_attempt if state == QueueState.DEFERRED else None
-        self.context.publish(
+        event = self.context.publish(
             QueueChange(
                 host=self.host,
                 stage=Stage.QUEUE,
@@ -290,6 +293,8 @@ class Spool:
                 explain=f"queue.{state}",
             )
         )
+        if state == QueueState.INCOMING and reason == "new message":
+            self.arrival_seq[message.queue_id] = event.seq
 
     # ------------------------------------------------------------------ reading
 

@@ -329,6 +329,10 @@ def dot_stuff(content: bytes) -> bytes:
     return b"".join(line + CRLF for line in stuffed) + b"." + CRLF
 
 
+# How Postfix names the command a reply answered ("... (in reply to RCPT TO command)").
+POSTFIX_COMMAND_NAMES = {"MAIL": "MAIL FROM", "RCPT": "RCPT TO"}
+
+
 class SmtpClient:
     """One SMTP client connection of ``host_name``, publishing everything it sees.
 
@@ -357,6 +361,10 @@ class SmtpClient:
         self.encrypted = False
         self.extensions = Extensions()
         self.last_reply: Reply | None = None
+        # The command the next reply answers, named as Postfix names it in "in reply to X
+        # command" ("" while waiting for the greeting).
+        self.last_command = ""
+        self.connected_at = 0.0  # world time the TCP connection came up
         self.handshake: TlsHandshake | None = None  # the last TLS handshake, as published
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -430,9 +438,10 @@ class SmtpClient:
                 f"connect to {server_name}[{address}]:{port}: {reason}", reason
             ) from None
 
-        self._publish(
+        connect = self._publish(
             TcpConnect(stage=Stage.CONNECT, src=src, dst=f"{address}:{port}", dst_host=server_name)
         )
+        self.connected_at = connect.time
         context = self._tls_context() if implicit_tls else None
         try:
             self._reader, self._writer = await asyncio.open_connection(
@@ -480,6 +489,7 @@ class SmtpClient:
         """Send one command line (without CRLF) and return the reply: the generic step."""
         verb = line.split(" ", 1)[0].upper()
         stage = _stage_of(verb)
+        self.last_command = POSTFIX_COMMAND_NAMES.get(verb, verb)
         await self._send(line.encode("utf-8") + CRLF, stage, what or line)
         return await self._read_reply(stage)
 
@@ -527,6 +537,7 @@ class SmtpClient:
         wire, and showing that base64 is not encryption is part of the lesson.
         """
         mechanism = mechanism.upper()
+        self.last_command = "AUTH"
         if mechanism == "PLAIN":
             token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
             await self._send(
@@ -585,6 +596,7 @@ class SmtpClient:
         if reply.code != 354:
             return reply
         payload = dot_stuff(content)
+        self.last_command = "end of DATA"
         await self._send(
             payload, Stage.DATA, f"message content ({len(payload)} bytes)", payload=True
         )

@@ -10,6 +10,7 @@ decides them. Only when no MX is left are the rest deferred. Retrying later is t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import ssl
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
-from tutor.trace import DnsAnswer, Note, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Note, Outcome, RecipientResult, Side, Stage
+from tutor.world.dns.resolver import DnsTemporaryError, MxAnswer
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import (
     DEFAULT_TIMEOUT,
@@ -26,11 +28,14 @@ from tutor.world.sender.client import (
     SmtpClient,
     SmtpConnectError,
     SmtpError,
+    SmtpTimeoutError,
     TlsHandshakeError,
     body_type,
     submit,
 )
+from tutor.world.sender.observer import DeliveryObserver, NoObserver
 from tutor.world.sender.signing import sign_outgoing
+from tutor.world.smtp.faults import SMTP_HELO_TIMEOUT
 
 if TYPE_CHECKING:
     from tutor.scenario import HostSpec
@@ -42,7 +47,7 @@ __all__ = ["MxHost", "OutboundMta", "Resolver", "submit"]
 class Resolver(Protocol):
     """What the MTA needs from DNS (tutor.world.dns.WorldResolver provides it)."""
 
-    async def mx(self, domain: str, *, host: str) -> list[tuple[int, str]]: ...
+    async def mx(self, domain: str, *, host: str) -> MxAnswer: ...
 
     async def addresses(self, name: str, *, host: str) -> list[str]: ...
 
@@ -67,6 +72,7 @@ class _Decision:
     reply: str
     relay: str
     session: str = ""
+    command: str = ""  # whose reply decided it, in Postfix's words ("RCPT TO"), "" if none
 
 
 @dataclass
@@ -76,8 +82,9 @@ class _SessionResult:
     session: str = ""
     relay: str = "none"
     decided: dict[str, _Decision] = field(default_factory=dict)
-    soft: dict[str, str] = field(default_factory=dict)  # recipient -> the temporary reply
+    soft: dict[str, _Decision] = field(default_factory=dict)  # the temporary replies
     failure: str = ""  # the reply (or DSN + reason) that ended the session early
+    failure_command: str = ""  # the command that reply answered
     why: str = ""  # the same in words, for the Note that says where delivery goes next
     guarded: bool = False  # never connected: the address is not a host of this world
 
@@ -110,11 +117,22 @@ class OutboundMta:
         # untrusted certificate still beats clear text. The trace still says whether it was
         # trusted (the client checks it against the world CA after the handshake).
         self.tls_context = tls_context or _opportunistic_context()
+        self._observer: DeliveryObserver = NoObserver()
 
     async def deliver(
-        self, queue_id: str, sender: str, recipients: list[str], content: bytes
+        self,
+        queue_id: str,
+        sender: str,
+        recipients: list[str],
+        content: bytes,
+        observer: DeliveryObserver | None = None,
     ) -> list[RecipientResult]:
-        """Try every recipient once; one RecipientResult per recipient, in the given order."""
+        """Try every recipient once; one RecipientResult per recipient, in the given order.
+
+        ``observer`` hears each fact as it happens (a hand-over, each decision), so the queue
+        can persist it at once; the MTA delivers one message at a time.
+        """
+        self._observer = observer or NoObserver()
         # DKIM (issue 4): signed once, like a signing milter; a retry finds the signature.
         content = sign_outgoing(self.ctx, self.host, sender, content, queue_id=queue_id)
         unique = list(dict.fromkeys(recipients))
@@ -161,13 +179,16 @@ class OutboundMta:
                 guard_refusal = attempt.failure
             else:
                 for recipient in pending:
-                    reply = attempt.soft.get(recipient) or attempt.failure
-                    last[recipient] = _Decision(
-                        Outcome.DEFERRED, reply, attempt.relay, attempt.session
+                    last[recipient] = attempt.soft.get(recipient) or _Decision(
+                        Outcome.DEFERRED,
+                        attempt.failure,
+                        attempt.relay,
+                        attempt.session,
+                        attempt.failure_command,
                     )
             if pending:
                 why = attempt.why or "deferred " + ", ".join(
-                    f"{r} ({attempt.soft.get(r, '')})" for r in pending
+                    f"{r} ({attempt.soft[r].reply if r in attempt.soft else ''})" for r in pending
                 )
                 self._note(_moving_on(target, why, following), attempt.session)
         for recipient in pending:
@@ -180,19 +201,19 @@ class OutboundMta:
         """The domain's MX hosts, best first, equal preferences in a per-message random order."""
         await self.ctx.gate.wait(f"look up the MX records of {domain}")
         try:
-            records = await self.resolver.mx(domain, host=self.host.name)
+            answer = await self.resolver.mx(domain, host=self.host.name)
         except Exception as exc:  # the resolver's own errors; classified by what they mean
-            self._note_outside_world(domain)
+            self._note_outside_world(domain, exc)
             raise _dns_error(domain, "MX", exc) from None
-        if not records:
+        if not answer.exchanges:
             raise _dns_error(domain, "MX", None)
-        hosts = [MxHost(pref, name.rstrip(".").lower()) for pref, name in records]
+        hosts = [MxHost(pref, name.rstrip(".").lower()) for pref, name in answer.exchanges]
         if any(not h.name for h in hosts):
             # RFC 7505: "MX 0 ." announces that the domain accepts no mail at all.
             raise DnsLookupError(
                 f"5.1.0 Domain {domain} does not accept mail (nullMX)", permanent=True
             )
-        if len(hosts) == 1 and hosts[0].name == domain and not self._saw_mx_record(domain):
+        if answer.implicit:
             self._note(
                 f"{domain} has no MX record: its own address record is used as an implicit MX "
                 "with preference 0 (RFC 5321 §5.1)",
@@ -200,32 +221,12 @@ class OutboundMta:
             )
         return hosts
 
-    def _last_mx_answer(self, domain: str) -> DnsAnswer | None:
-        """The last MX answer this host received for ``domain``."""
-        for event in reversed(self.ctx.trace.events):
-            if (
-                isinstance(event, DnsAnswer)
-                and event.host == self.host.name
-                and event.qtype == "MX"
-                and event.qname.rstrip(".").lower() == domain
-            ):
-                return event
-        return None
-
-    def _saw_mx_record(self, domain: str) -> bool:
-        """Whether the last MX answer held an MX record: tells a real 'MX 0 domain.' from
-        the implicit MX, which look alike in a list."""
-        answer = self._last_mx_answer(domain)
-        return answer is not None and any(" MX " in line for line in answer.answer)
-
-    def _note_outside_world(self, domain: str) -> None:
+    def _note_outside_world(self, domain: str, error: BaseException) -> None:
         """Say once why mail to a domain of the real internet only waits in the queue."""
-        answer = self._last_mx_answer(domain)
-        if answer is None or answer.rcode != "REFUSED":
+        refused = isinstance(error, DnsTemporaryError) and error.resolution.rcode == "REFUSED"
+        if not refused or not self.ctx.first_time(f"outside-world:{domain}"):
             return
         said = f"{domain} is not a domain of this world"
-        if any(isinstance(e, Note) and e.text.startswith(said) for e in self.ctx.trace.events):
-            return
         self._note(
             f"{said}: its DNS server answers only for the "
             "scenario's zones and refuses the rest, so the sender treats it as a DNS failure "
@@ -308,13 +309,22 @@ class OutboundMta:
             timeout=self.timeout,
         )
         result = _SessionResult(session=client.session)
+        greeting: Reply | None = None
         try:
             greeting = await client.connect(target.mx.name, target.address, port)
             result.relay = client.relay
+            self._observer.connected(client.session, client.relay, client.connected_at)
             await self._converse(client, greeting, result, sender, pending, content)
         except SmtpConnectError as exc:
             result.failure = f"4.4.1 {exc}"
             result.why = _connect_failure_words(exc.reason)
+            relay = f"{target.mx.name}[{target.address}]:{port}"
+            self._observer.connect_failed(relay, exc.reason)
+        except SmtpTimeoutError:
+            waited = self._timed_out(client)
+            result.failure = f"4.4.2 conversation with {client.relay} timed out {waited}"
+            result.failure_command = client.last_command if greeting else ""
+            result.why = f"broke off the conversation (timed out {waited})"
         except TlsHandshakeError as exc:
             result.failure = f"4.7.5 {exc}"
             result.why = f"failed the TLS handshake ({exc})"
@@ -324,6 +334,26 @@ class OutboundMta:
         finally:
             await client.close()
         return result
+
+    def _timed_out(self, client: SmtpClient) -> str:
+        """The client gave up on a mute server after a short real wait; Postfix would have
+        waited smtp_helo_timeout (300 s). Move the world clock on by the difference, say so,
+        and return what was being waited for, in Postfix's words."""
+        extra = max(0.0, SMTP_HELO_TIMEOUT - self.timeout)
+        advance = getattr(self.ctx.clock, "advance", None)
+        if advance is not None and extra > 0:
+            advance(extra)
+            self._note(
+                f"the server never answered; the client gave up after {self.timeout:g} s of "
+                f"real time, where Postfix waits smtp_helo_timeout = {SMTP_HELO_TIMEOUT:g} s "
+                f"(smtp_connect_timeout = 30 s covers only the TCP handshake): the world "
+                f"clock moves on by the other {extra:g} s",
+                client.session,
+                stage=Stage.QUEUE,
+            )
+        if client.last_reply is None:
+            return "while receiving the initial server greeting"
+        return f"after {client.last_command or 'a command'}"
 
     async def _converse(
         self,
@@ -366,29 +396,34 @@ class OutboundMta:
             return
         reply = await client.mail(sender, size=size, body=body_type(content), smtputf8=utf8)
         if not reply.is_positive:
-            self._reply_decides_all(result, pending, reply)
+            self._reply_decides_all(result, pending, reply, client.last_command)
             await client.quit()
             return
 
         accepted: list[str] = []
         for recipient in pending:
             reply = await client.rcpt(recipient)
+            decision = _Decision(
+                Outcome.REJECTED, str(reply), result.relay, result.session, client.last_command
+            )
             if reply.is_positive:
                 accepted.append(recipient)
             elif reply.is_permanent:
-                result.decided[recipient] = _Decision(
-                    Outcome.REJECTED, str(reply), result.relay, result.session
-                )
+                result.decided[recipient] = decision
             else:
-                result.soft[recipient] = str(reply)
+                result.soft[recipient] = dataclasses.replace(decision, outcome=Outcome.DEFERRED)
         if not accepted:
             await client.quit()
             return
         reply = await client.data(content)
         if reply.is_positive and reply.code != 354:
-            self._decide_all(result, accepted, Outcome.DELIVERED, str(reply))
+            # The server took responsibility: tell the queue now, not after QUIT, so a kill -9
+            # in between cannot make it send the message again.
+            now = self.ctx.clock.now()
+            self._observer.handed_over(result.session, accepted, str(reply), result.relay, now)
+            self._decide_all(result, accepted, Outcome.DELIVERED, str(reply), client.last_command)
         else:
-            self._reply_decides_all(result, accepted, reply)
+            self._reply_decides_all(result, accepted, reply, client.last_command)
         await client.quit()
 
     async def _hello(self, client: SmtpClient, result: _SessionResult, pending: list[str]) -> bool:
@@ -398,7 +433,7 @@ class OutboundMta:
             reply = await client.helo()
         if reply.code == 250:
             return True
-        self._reply_decides_all(result, pending, reply)
+        self._reply_decides_all(result, pending, reply, client.last_command)
         await client.quit()
         return False
 
@@ -436,24 +471,33 @@ class OutboundMta:
     # ----------------------------------------------------------------- decisions
 
     def _reply_decides_all(
-        self, result: _SessionResult, recipients: list[str], reply: Reply
+        self, result: _SessionResult, recipients: list[str], reply: Reply, command: str
     ) -> None:
         """A 5xx decides every recipient (rejected); a 4xx leaves them for the next MX."""
         if reply.is_permanent:
-            self._decide_all(result, recipients, Outcome.REJECTED, str(reply))
+            self._decide_all(result, recipients, Outcome.REJECTED, str(reply), command)
         else:
             for recipient in recipients:
-                result.soft[recipient] = str(reply)
+                result.soft[recipient] = _Decision(
+                    Outcome.DEFERRED, str(reply), result.relay, result.session, command
+                )
             if not result.failure:
                 result.failure = str(reply)
+                result.failure_command = command
                 result.why = f"answered {reply}"
 
     @staticmethod
     def _decide_all(
-        result: _SessionResult, recipients: list[str], outcome: Outcome, reply: str
+        result: _SessionResult,
+        recipients: list[str],
+        outcome: Outcome,
+        reply: str,
+        command: str = "",
     ) -> None:
         for recipient in recipients:
-            result.decided[recipient] = _Decision(outcome, reply, result.relay, result.session)
+            result.decided[recipient] = _Decision(
+                outcome, reply, result.relay, result.session, command
+            )
 
     def _publish_result(
         self, queue_id: str, recipient: str, decision: _Decision
@@ -473,6 +517,7 @@ class OutboundMta:
             )
         )
         assert isinstance(event, RecipientResult)
+        self._observer.decided(event, decision.command)
         return event
 
     def _note(

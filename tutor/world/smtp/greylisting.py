@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from tutor.policy.greylist import Greylist, GreylistPolicy
 from tutor.scenario import Check, HostSpec, Scenario
 from tutor.trace import Side
-from tutor.world.maillog.records import Peer, PostgreyAction, to_event
+from tutor.world.maillog.records import Peer, PostgreyAction
 from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class GreylistingPolicy(Policy):
             recipient=recipient,
             delay=decision.delayed or None,
         )
-        self.ctx.publish(to_event(record, host=self.host.name, session=client.session))
+        self.ctx.maillog.log(record, host=self.host.name, session=client.session)
         if decision.deferred:
             return Decision.refuse(decision.reply)
         if decision.header:

@@ -42,8 +42,9 @@ from typing import Any
 
 from tutor.clock import spoken_span
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Delivery, LogLine, Note, Side, Stage
+from tutor.trace import Delivery, Note, Side, Stage
 from tutor.world.context import WorldContext
+from tutor.world.maillog.records import MasterStarted
 from tutor.world.queue.ids import new_queue_id
 from tutor.world.smtp.mailbox import INBOX, Mailboxes
 from tutor.world.smtp.smtpd import (
@@ -53,8 +54,8 @@ from tutor.world.smtp.smtpd import (
     TracedEnvelope,
     TracedSession,
     TracedSMTP,
+    accept_reply,
     prepend_headers,
-    queue_reply,
     received_header,
 )
 
@@ -259,7 +260,7 @@ class ReceiverHandler:
             ]
             stored = prepend_headers(content, headers)
             path = self.mailboxes.deliver(recipient, stored, outcome.folder)
-            self.ctx.publish(
+            delivery = self.ctx.publish(
                 Delivery(
                     host=self.host.name,
                     stage=Stage.DELIVERY,
@@ -273,7 +274,10 @@ class ReceiverHandler:
                     headers_added=tuple(headers),
                 )
             )
-        return queue_reply(envelope.queue_id)
+            if session.log is not None:
+                assert isinstance(delivery, Delivery)
+                session.log.delivered(delivery)
+        return accept_reply(session, envelope.queue_id)
 
     async def run_data_policies(self, client: Client, message: IncomingMessage) -> DataOutcome:
         outcome = DataOutcome()
@@ -365,15 +369,7 @@ class Receiver:
                 f"port {self.port} now accepts connections (fault 'down' cleared)",
             )
         )
-        self.ctx.publish(
-            LogLine(
-                host=self.host.name,
-                stage=Stage.CONNECT,
-                side=Side.SERVER,
-                program="postfix/master",
-                text="daemon started -- version 3.7.11, configuration /etc/postfix",
-            )
-        )
+        self.ctx.maillog.log(MasterStarted(), host=self.host.name)
 
     async def stop(self) -> None:
         if self._coming_up is not None:

@@ -32,8 +32,8 @@ from tutor.world.smtp.receiver import (
 from tutor.world.smtp.smtpd import (
     TracedEnvelope,
     TracedSession,
+    accept_reply,
     prepend_headers,
-    queue_reply,
     received_header,
 )
 
@@ -204,7 +204,7 @@ class GatewayHandler(ReceiverHandler):
         self.relay.enqueue(
             RelayJob(envelope.queue_id, envelope.sender, tuple(envelope.rcpt_tos), relayed)
         )
-        return queue_reply(envelope.queue_id)
+        return accept_reply(session, envelope.queue_id)
 
 
 class GatewayReceiver(Receiver):

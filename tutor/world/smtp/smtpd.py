@@ -51,8 +51,10 @@ from tutor.trace import (
     event_with,
 )
 from tutor.world.context import WorldContext
-from tutor.world.network import ensure_loopback
+from tutor.world.maillog.records import Peer as LogPeer
+from tutor.world.network import Service, ensure_loopback
 from tutor.world.sender.client import describe_certificate
+from tutor.world.smtp.smtpd_log import SmtpdSessionLog
 
 # aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
 # warnings on stderr, over the TUI. Everything worth seeing is in the trace instead.
@@ -195,6 +197,7 @@ class TracedSession(Session):
         self.tls_version = ""
         self.tls_cipher = ""
         self.auth_user = ""
+        self.log: SmtpdSessionLog | None = None  # the server's mail log of this session
 
     # aiosmtpd sets login_data on every successful AUTH and logs a deprecation warning each
     # time; the warning is about aiosmtpd's API, not something a learner should see.
@@ -373,6 +376,7 @@ class TracedSMTP(SMTP):
         self._line_error = ""
         self._close_reason = ""
         self._close_published = False
+        self.log: SmtpdSessionLog | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -385,7 +389,7 @@ class TracedSMTP(SMTP):
         super().connection_made(transport)
         if starttls_done:
             return
-        self._publish(
+        connect = self._publish(
             TcpConnect(
                 stage=Stage.CONNECT,
                 src=f"{self.peer.address}:{self.peer.port}",
@@ -393,6 +397,8 @@ class TracedSMTP(SMTP):
                 dst_host=self.host_name,
             )
         )
+        if self.log is not None:
+            self.log.connected(connect.time)
         if self._encrypted:
             self._note_tls(transport, implicit=True)
 
@@ -405,6 +411,27 @@ class TracedSMTP(SMTP):
         self.peer = Peer(name, address, int(peername[1]))
         sockname = transport.get_extra_info("sockname") or ("", 0)
         self.local = (sockname[0], int(sockname[1]))
+        known = self.ctx.plan.by_address(address)
+        self.log = SmtpdSessionLog(
+            self.ctx,
+            self.host_name,
+            self._log_program(),
+            LogPeer(known.name if known else "", address),
+            self.trace_id,
+        )
+
+    def _log_program(self) -> str:
+        """Which smtpd logs: ``postfix/submission/smtpd`` on a submission port, as master.cf
+        names it with ``-o syslog_name``, else plain ``postfix/smtpd``."""
+        try:
+            ports = self.ctx.plan.host(self.host_name).ports
+        except KeyError:
+            return "postfix/smtpd"
+        if self.local[1] == ports.get(Service.SUBMISSION):
+            return "postfix/submission/smtpd"
+        if self.local[1] == ports.get(Service.SUBMISSIONS):
+            return "postfix/submissions/smtpd"
+        return "postfix/smtpd"
 
     def _own_address(self) -> str:
         try:
@@ -415,6 +442,7 @@ class TracedSMTP(SMTP):
     def _create_session(self) -> TracedSession:
         session = TracedSession(self.loop, self.trace_id, self.peer)
         session.encrypted = self._encrypted
+        session.log = self.log
         old = self.session
         if isinstance(old, TracedSession):
             session.tls_version, session.tls_cipher = old.tls_version, old.tls_cipher
@@ -439,7 +467,7 @@ class TracedSMTP(SMTP):
             reason = self._close_reason or (
                 f"lost connection: {error}" if error else "client closed the connection"
             )
-            self._publish(
+            close = self._publish(
                 TcpClose(
                     stage=Stage.QUIT,
                     src=f"{self.peer.address}:{self.peer.port}",
@@ -447,6 +475,8 @@ class TracedSMTP(SMTP):
                     reason=reason,
                 )
             )
+            if self.log is not None:
+                self.log.closed(close.time)
         super().connection_lost(error)
 
     def _timeout_cb(self) -> None:
@@ -494,7 +524,7 @@ class TracedSMTP(SMTP):
             self._command = verb
             self._stage = COMMAND_STAGES.get(verb, self._stage)
         stage = Stage.AUTH if self._reading is _Reading.CONTINUATION else self._stage
-        self._publish(
+        line = self._publish(
             SmtpLine(
                 stage=Stage.DATA if payload else stage,
                 direction=Direction.CLIENT_TO_SERVER,
@@ -505,6 +535,9 @@ class TracedSMTP(SMTP):
                 is_payload=payload,
             )
         )
+        if self.log is not None and not partial:
+            assert isinstance(line, SmtpLine)
+            self.log.received(line.text, payload=data if payload else None)
 
     # ------------------------------------------------------------------ writing
 
@@ -545,7 +578,7 @@ class TracedSMTP(SMTP):
 
     def _write_reply(self, text: str) -> None:
         data = text.encode("utf-8") + CRLF
-        self._publish(
+        line = self._publish(
             SmtpLine(
                 stage=self._stage,
                 direction=Direction.SERVER_TO_CLIENT,
@@ -556,6 +589,8 @@ class TracedSMTP(SMTP):
             )
         )
         self._writer.write(data)
+        if self.log is not None:
+            self.log.replied(text, line.time)
 
     async def _send_and_hang_up(self, text: str, reason: str) -> None:
         self._write_reply(text)
@@ -705,8 +740,8 @@ class TracedSMTP(SMTP):
 
     # ------------------------------------------------------------------ trace
 
-    def _publish(self, event: Event) -> None:
-        self.ctx.publish(
+    def _publish(self, event: Event) -> Event:
+        return self.ctx.publish(
             event_with(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
         )
 
@@ -809,6 +844,13 @@ def queue_reply(queue_id: str) -> str:
     return f"250 2.0.0 Ok: queued as {queue_id}"
 
 
+def accept_reply(session: TracedSession, queue_id: str) -> str:
+    """The end-of-DATA 250 for a message the server took as ``queue_id``; its log hears it."""
+    if session.log is not None:
+        session.log.queued(queue_id)
+    return queue_reply(queue_id)
+
+
 __all__ = [
     "MISSING",
     "Listener",
@@ -816,6 +858,7 @@ __all__ = [
     "TracedEnvelope",
     "TracedSMTP",
     "TracedSession",
+    "accept_reply",
     "postfix_reply",
     "prepend_headers",
     "queue_reply",

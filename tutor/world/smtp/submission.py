@@ -38,8 +38,8 @@ from tutor.world.smtp.smtpd import (
     TracedEnvelope,
     TracedSession,
     TracedSMTP,
+    accept_reply,
     prepend_headers,
-    queue_reply,
     received_header,
 )
 
@@ -99,6 +99,8 @@ class SubmissionHandler:
         )
         if ok:
             session.auth_user = login
+            if session.log is not None:
+                session.log.authenticated(mechanism, login)
         return SmtpdAuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
     async def handle_RCPT(
@@ -137,7 +139,9 @@ class SubmissionHandler:
         )
         accepted = await self.on_message(message)
         # on_message may return the id the queue really used (None/"" keeps ours).
-        return queue_reply(accepted if isinstance(accepted, str) and accepted else queue_id)
+        return accept_reply(
+            session, accepted if isinstance(accepted, str) and accepted else queue_id
+        )
 
 
 class SubmissionServer:
