@@ -17,12 +17,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tutor.errors import UserError
 from tutor.trace import Outcome
 
 SCENARIO_SUFFIX = ".toml"
 
 
-class ScenarioError(Exception):
+class ScenarioError(UserError):
     """A scenario file is missing or malformed; str() is the one line to show the user."""
 
 
