@@ -1,4 +1,9 @@
-"""Layering is a checked contract: the world and the trace never import views or Textual."""
+"""Layering is a checked contract: the import-linter contracts in pyproject.toml hold.
+
+lint-imports checks what the source says; the runtime tests here check what a real
+interpreter loads, which also covers imports made by name (importlib) that no static
+reading sees.
+"""
 
 from __future__ import annotations
 
@@ -27,5 +32,15 @@ def test_plain_run_path_never_imports_textual() -> None:
         "import sys, tutor.cli, tutor.commands.run, tutor.world.world, "
         "tutor.render.transcript; "
         "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+
+
+def test_subcommands_load_without_the_command_line_edge() -> None:
+    code = (
+        "import importlib, pkgutil, sys, tutor.commands; "
+        "[importlib.import_module(f'tutor.commands.{m.name}') "
+        "for m in pkgutil.iter_modules(tutor.commands.__path__)]; "
+        "sys.exit(1 if 'tutor.cli' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from tutor import __version__
+from tutor.errors import UserError
 
 EXIT_USAGE = 2
 
@@ -27,10 +28,6 @@ COMMANDS: dict[str, str] = {
     "log": "Print a run's mail log (Postfix format) and a summary.",
     "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
 }
-
-
-class UserError(Exception):
-    """Any problem the user can fix; main() prints it as one line and exits 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,10 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from tutor.scenario import ScenarioError
+    """UserError (ScenarioError is one), plus the errors of modules that keep their own base."""
     from tutor.trace import TraceFormatError
 
-    types: list[type[BaseException]] = [UserError, ScenarioError, TraceFormatError]
+    types: list[type[BaseException]] = [UserError, TraceFormatError]
     try:
         from tutor.world.dns import ZoneError
 

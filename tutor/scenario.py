@@ -8,21 +8,22 @@ found, and what is wrong, so the command line can print it as one line and exit 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tutor import tomlfile
+from tutor.errors import UserError
+from tutor.tomlfile import TomlFile
 from tutor.trace import Outcome
 
 SCENARIO_SUFFIX = ".toml"
 
 
-class ScenarioError(Exception):
+class ScenarioError(UserError):
     """A scenario file is missing or malformed; str() is the one line to show the user."""
 
 
@@ -202,8 +203,7 @@ def find_scenario(name_or_path: str) -> Path:
     if shipped.is_file():
         return shipped
     names = [p.stem for p in shipped_scenarios()]
-    hint = difflib.get_close_matches(name_or_path, names, n=1)
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    suggestion = tomlfile.suggestion(name_or_path, names)
     raise ScenarioError(
         f"{name_or_path}: no such scenario{suggestion}; `smtp-tutor scenarios` lists them"
     )
@@ -231,8 +231,6 @@ _RETRY_KEYS = (
     "delay_warning_time",
 )
 _GREYLIST_KEYS = ("delay", "retry_window", "max_age", "auto_whitelist_clients")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SCENARIO_KEYS = ("name", "title", "description", "start")
 _DNS_KEYS = ("name", "address")
 _HOST_KEYS = (
@@ -260,137 +258,19 @@ _HOSTNAME = re.compile(
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 
-class _Reader:
-    """Typed access to the parsed TOML with errors that point at file and line."""
-
-    def __init__(self, text: str, path: Path) -> None:
-        self.lines = text.splitlines()
-        self.path = path
-
-    def fail(self, where: str, problem: str) -> ScenarioError:
-        line = self.locate(where)
-        at = f"{self.path}:{line}" if line else str(self.path)
-        return ScenarioError(f"{at}: {where}: {problem}")
-
-    def locate(self, where: str) -> int:
-        """Best-effort line number of a key path such as ``host[2].role``."""
-        parts = re.findall(r"([A-Za-z_][\w-]*)(?:\[(\d+)\])?", where)
-        if not parts:
-            return 0
-        table, index = parts[0][0], int(parts[0][1] or 0)
-        key = parts[1][0] if len(parts) > 1 else ""
-        seen = -1
-        in_table = False
-        found_table = 0
-        for number, raw in enumerate(self.lines, start=1):
-            line = raw.strip()
-            header = re.match(r"^\[\[?\s*([\w.-]+)\s*\]\]?", line)
-            if header:
-                name = header.group(1)
-                in_table = name == table or name.startswith(table + ".")
-                if name == table:
-                    seen += 1
-                    in_table = seen == index
-                    if in_table:
-                        found_table = number
-                continue
-            if in_table and key and re.match(rf"^\"?{re.escape(key)}\"?\s*=", line):
-                return number
-        return found_table
-
-    def check_keys(self, where: str, table: dict[str, Any], allowed: tuple[str, ...]) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = difflib.get_close_matches(key, allowed, n=1)
-                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                known = ", ".join(allowed)
-                raise self.fail(
-                    f"{where}.{key}" if where else key,
-                    f"unknown key{suggestion}; known keys: {known}",
-                )
-
-    def string(
-        self, where: str, table: dict[str, Any], key: str, default: str | None = None
-    ) -> str:
-        if key not in table:
-            if default is None:
-                raise self.fail(where, f"missing required key {key!r}")
-            return default
-        value = table[key]
-        if not isinstance(value, str):
-            raise self.fail(f"{where}.{key}", f"must be a string, not {type(value).__name__}")
-        return value
-
-    def integer(self, where: str, table: dict[str, Any], key: str, default: int) -> int:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(f"{where}.{key}", "must be a whole number >= 0")
-        return value
-
-    def duration(self, where: str, table: dict[str, Any], key: str, default: float) -> float:
-        """Seconds, written as a number or like Postfix: "300s", "5m", "4h", "5d", "1w"."""
-        value = table.get(key, default)
-        if isinstance(value, bool):
-            raise self.fail(f"{where}.{key}", 'must be a duration such as 300, "5m" or "5d"')
-        if isinstance(value, int | float) and value >= 0:
-            return float(value)
-        match = _DURATION.match(value) if isinstance(value, str) else None
-        if not match:
-            raise self.fail(f"{where}.{key}", 'must be a duration such as 300, "5m" or "5d"')
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-    def boolean(self, where: str, table: dict[str, Any], key: str, default: bool) -> bool:
-        value = table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}", "must be true or false")
-        return value
-
-    def strings(self, where: str, table: dict[str, Any], key: str) -> tuple[str, ...]:
-        value = table.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{where}.{key}", "must be a list of strings")
-        return tuple(value)
-
-    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        value = data.get(key, [])
-        if isinstance(value, dict):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, f"must be a table ([[{key}]])")
-        return value
-
-    def table(self, data: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
-        if key not in data:
-            if required:
-                raise ScenarioError(f"{self.path}: missing required table [{key}]")
-            return {}
-        value = data[key]
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table ([{key}])")
-        return value
-
-
 def parse_scenario(text: str, path: Path) -> Scenario:
     """Parse and validate scenario text; every problem becomes a ScenarioError."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        at = f"{path}:{match.group(1)}" if match else str(path)
-        raise ScenarioError(f"{at}: not valid TOML: {message}") from None
-    reader = _Reader(text, path)
+    reader = tomlfile.parse(text, path, error=ScenarioError)
+    data = reader.data
     reader.check_keys("", data, _TOP_KEYS)
 
-    meta = reader.table(data, "scenario", required=True)
+    meta = reader.table("", data, "scenario", required=True)
     reader.check_keys("scenario", meta, _SCENARIO_KEYS)
     name = reader.string("scenario", meta, "name", path.stem)
     title = reader.string("scenario", meta, "title")
     description = reader.string("scenario", meta, "description", title)
 
-    dns = reader.table(data, "dns")
+    dns = reader.table("", data, "dns")
     reader.check_keys("dns", dns, _DNS_KEYS)
     dns_name = reader.string("dns", dns, "name", DEFAULT_DNS_NAME).lower()
     dns_address = reader.string("dns", dns, "address", DEFAULT_DNS_ADDRESS)
@@ -421,18 +301,18 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     return scenario
 
 
-def _check_loopback(reader: _Reader, where: str, address: str) -> None:
+def _check_loopback(reader: TomlFile, where: str, address: str) -> None:
     if not re.fullmatch(r"127\.\d{1,3}\.\d{1,3}\.\d{1,3}", address) or any(
         int(octet) > 255 for octet in address.split(".")
     ):
         raise reader.fail(where, f"{address!r} is not a loopback address (127.0.0.0/8)")
 
 
-def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tuple[HostSpec, ...]:
+def _parse_hosts(reader: TomlFile, data: dict[str, Any], dns_address: str) -> tuple[HostSpec, ...]:
     hosts: list[HostSpec] = []
     taken = {dns_address}
     next_octet = FIRST_HOST_OCTET
-    for index, table in enumerate(reader.tables(data, "host")):
+    for index, table in enumerate(reader.tables("", data, "host")):
         where = f"host[{index}]"
         reader.check_keys(where, table, _HOST_KEYS)
         name = reader.string(where, table, "name").lower().rstrip(".")
@@ -501,9 +381,9 @@ def _parse_hosts(reader: _Reader, data: dict[str, Any], dns_address: str) -> tup
     return tuple(hosts)
 
 
-def _parse_users(reader: _Reader, data: dict[str, Any]) -> tuple[UserSpec, ...]:
+def _parse_users(reader: TomlFile, data: dict[str, Any]) -> tuple[UserSpec, ...]:
     users = []
-    for index, table in enumerate(reader.tables(data, "user")):
+    for index, table in enumerate(reader.tables("", data, "user")):
         where = f"user[{index}]"
         reader.check_keys(where, table, _USER_KEYS)
         address = reader.string(where, table, "address")
@@ -515,9 +395,9 @@ def _parse_users(reader: _Reader, data: dict[str, Any]) -> tuple[UserSpec, ...]:
     return tuple(users)
 
 
-def _parse_zones(reader: _Reader, data: dict[str, Any]) -> tuple[ZoneSpec, ...]:
+def _parse_zones(reader: TomlFile, data: dict[str, Any]) -> tuple[ZoneSpec, ...]:
     zones = []
-    for index, table in enumerate(reader.tables(data, "zone")):
+    for index, table in enumerate(reader.tables("", data, "zone")):
         where = f"zone[{index}]"
         reader.check_keys(where, table, _ZONE_KEYS)
         origin = reader.string(where, table, "origin").lower().rstrip(".")
@@ -525,8 +405,8 @@ def _parse_zones(reader: _Reader, data: dict[str, Any]) -> tuple[ZoneSpec, ...]:
     return tuple(zones)
 
 
-def _parse_message(reader: _Reader, data: dict[str, Any]) -> MessageSpec:
-    table = reader.table(data, "message", required=True)
+def _parse_message(reader: TomlFile, data: dict[str, Any]) -> MessageSpec:
+    table = reader.table("", data, "message", required=True)
     reader.check_keys("message", table, _MESSAGE_KEYS)
     sender = reader.string("message", table, "from")
     recipients = reader.strings("message", table, "to")
@@ -546,8 +426,8 @@ def _parse_message(reader: _Reader, data: dict[str, Any]) -> MessageSpec:
     )
 
 
-def _parse_expect(reader: _Reader, data: dict[str, Any], message: MessageSpec) -> Expectation:
-    table = reader.table(data, "expect")
+def _parse_expect(reader: TomlFile, data: dict[str, Any], message: MessageSpec) -> Expectation:
+    table = reader.table("", data, "expect")
     reader.check_keys("expect", table, _EXPECT_KEYS)
     outcomes: dict[str, Outcome] = {}
     for outcome in Outcome:
@@ -563,10 +443,10 @@ def _parse_expect(reader: _Reader, data: dict[str, Any], message: MessageSpec) -
     return Expectation(outcomes=outcomes, replies=dict(replies))
 
 
-def _parse_timing(reader: _Reader, data: dict[str, Any], meta: dict[str, Any]) -> Timing:
-    retry_table = reader.table(data, "retry")
+def _parse_timing(reader: TomlFile, data: dict[str, Any], meta: dict[str, Any]) -> Timing:
+    retry_table = reader.table("", data, "retry")
     reader.check_keys("retry", retry_table, _RETRY_KEYS)
-    greylist_table = reader.table(data, "greylist")
+    greylist_table = reader.table("", data, "greylist")
     reader.check_keys("greylist", greylist_table, _GREYLIST_KEYS)
     retry = {k: reader.duration("retry", retry_table, k, 0.0) for k in retry_table}
     greylist = {
@@ -588,7 +468,7 @@ def _parse_timing(reader: _Reader, data: dict[str, Any], meta: dict[str, Any]) -
     return Timing(retry=retry, greylist=greylist, start=start)
 
 
-def _check_world(reader: _Reader, scenario: Scenario) -> None:
+def _check_world(reader: TomlFile, scenario: Scenario) -> None:
     names = [h.name for h in scenario.hosts]
     for name in names:
         if names.count(name) > 1:

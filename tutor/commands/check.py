@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tutor.errors import UserError
+
 if TYPE_CHECKING:
     from tutor.policy.dkim import DkimResult, SignatureCheck
     from tutor.policy.dnsapi import ZoneLookup
@@ -137,12 +139,6 @@ def main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- inputs
 
 
-def _user_error(message: str) -> Exception:
-    from tutor.cli import UserError  # lazily: tutor.cli imports this module
-
-    return UserError(message)
-
-
 def load_zones(paths: Sequence[Path], *, origin: str = ".") -> ZoneLookup:
     """Parse every ``--zone`` file; any problem is one line naming the file (and line)."""
     import dns.exception
@@ -153,22 +149,22 @@ def load_zones(paths: Sequence[Path], *, origin: str = ".") -> ZoneLookup:
     try:
         dns.name.from_text(origin)
     except dns.exception.DNSException as exc:
-        raise _user_error(f"--origin {origin!r} is not a domain name ({exc})") from None
+        raise UserError(f"--origin {origin!r} is not a domain name ({exc})") from None
     zones = []
     for path in paths:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise _user_error(f"{path}: cannot read the zone file ({exc.strerror})") from None
+            raise UserError(f"{path}: cannot read the zone file ({exc.strerror})") from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise _user_error(f"{path}:{line}: not UTF-8 text, so not a zone file") from None
+            raise UserError(f"{path}:{line}: not UTF-8 text, so not a zone file") from None
         try:
             zones.append(zone_from_text(text, origin=origin, filename=str(path)))
         except ZoneFileError as exc:
-            raise _user_error(str(exc)) from None
+            raise UserError(str(exc)) from None
     return ZoneLookup(zones)
 
 
@@ -179,7 +175,7 @@ def client_ip(text: str) -> str:
     try:
         return str(parse_ip(text))
     except ValueError:
-        raise _user_error(f"--ip {text!r} is not an IPv4 or IPv6 address") from None
+        raise UserError(f"--ip {text!r} is not an IPv4 or IPv6 address") from None
 
 
 @dataclass(frozen=True)
@@ -204,11 +200,11 @@ def read_message(path: Path) -> MailMessage:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise _user_error(f"{path}: cannot read the message ({exc.strerror})") from None
+        raise UserError(f"{path}: cannot read the message ({exc.strerror})") from None
     if raw.startswith(b"From "):
         raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
     if not raw.strip():
-        raise _user_error(f"{path}: empty file, not a mail message")
+        raise UserError(f"{path}: empty file, not a mail message")
     fields: list[tuple[str, str]] = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
@@ -218,7 +214,7 @@ def read_message(path: Path) -> MailMessage:
             fields[-1] = (name, value + " " + line.strip().decode("utf-8", "replace"))
             continue
         if not _FIELD_LINE.match(line):
-            raise _user_error(
+            raise UserError(
                 f"{path}:{number}: not a mail message (this line is neither a header field "
                 "nor the blank line that ends the header)"
             )
@@ -231,12 +227,12 @@ def from_domain(message: MailMessage) -> str:
     """The RFC5322.From domain DMARC is about (the first From: address with a domain)."""
     values = message.values("From")
     if not values:
-        raise _user_error(f"{message.path}: no From: header field, so DMARC has no domain")
+        raise UserError(f"{message.path}: no From: header field, so DMARC has no domain")
     for _, address in email.utils.getaddresses(values):
         domain = address.rpartition("@")[2].strip().rstrip(".>").lower()
         if "@" in address and domain:
             return domain
-    raise _user_error(f"{message.path}: the From: field {values[0]!r} has no address@domain")
+    raise UserError(f"{message.path}: the From: field {values[0]!r} has no address@domain")
 
 
 def envelope_sender(message: MailMessage) -> tuple[str, str]:
@@ -277,7 +273,7 @@ def _check_spf(args: argparse.Namespace) -> dict[str, Any] | str:
 def _helo_name(text: str) -> str:
     name = text.strip()
     if not name or any(c.isspace() for c in name):
-        raise _user_error(f"--helo {text!r} is not a host name")
+        raise UserError(f"--helo {text!r} is not a host name")
     return name
 
 

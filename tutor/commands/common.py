@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tutor.errors import UserError
 from tutor.scenario import WHAT_IFS, Scenario, apply_what_ifs, load_scenario
 
 
@@ -34,7 +35,6 @@ def add_scenario_argument(parser: argparse.ArgumentParser, *, optional: bool = F
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    from tutor.cli import UserError
 
     scenario = load_scenario(args.scenario)
     known = {w.key for w in WHAT_IFS}

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tutor.errors import UserError
 from tutor.trace import Event, Trace
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tutor.cli import UserError
     from tutor.render.export import ExportFormat, export_transcript
     from tutor.render.transcript import render_replay_banner
 

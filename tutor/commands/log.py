@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tutor.errors import UserError
+
 LOG_DIR = "log"
 TEXT_LOG = "maillog"
 JSON_LOG = "maillog.jsonl"
@@ -29,7 +31,6 @@ def find_log(directory: Path) -> tuple[Path, Path]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tutor.cli import UserError
     from tutor.render.logsummary import render_summary, summarize
 
     try:

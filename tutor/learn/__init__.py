@@ -1,0 +1,1 @@
+"""Lessons, questions, progress and labs: reads a run (tutor.run) and its trace (tutor.story)."""
