@@ -13,31 +13,27 @@ import asyncio
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tutor.scenario import load_scenario
+from tutor.run import open_run
 from tutor.trace import QueueChange
-from tutor.world.world import World
 
 
 async def one_world(scenario_name: str) -> tuple[float, int, float]:
     """(wall seconds, attempts of the first message, simulated seconds from start to the end)."""
-    scenario = load_scenario(scenario_name)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        async with World(scenario, run_dir=Path(tmp) / "run") as world:
-            result = await world.run()
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    async with open_run(scenario_name) as run:
+        result = await run.finish()
+    wall = time.perf_counter() - started
     if not result.ok:
         sys.exit(f"{scenario_name} did not end as expected: {result.mismatches}")
-    changes = world.trace.of_type(QueueChange)
+    changes = run.trace.of_type(QueueChange)
     first = changes[0].queue_id
     attempts = sum(1 for c in changes if c.queue_id == first and c.state == "active")
-    simulated = world.trace.events[-1].time - world.trace.events[0].time
+    simulated = run.trace.events[-1].time - run.trace.events[0].time
     return wall, attempts, simulated
 
 

@@ -515,7 +515,7 @@ async def test_a_closed_gate_lets_exactly_one_command_through_per_release(lab: L
     async def parked() -> str:
         for _ in range(200):
             if lab.ctx.gate.waiting:
-                return lab.ctx.gate.waiting
+                return str(lab.ctx.gate.waiting)
             await asyncio.sleep(0.005)
         raise AssertionError("the client never reached the gate")
 

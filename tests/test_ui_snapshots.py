@@ -85,13 +85,11 @@ class _Normaliser:
 async def _record_events(
     name: str = "hello", what_ifs: frozenset[str] = frozenset({"unknown-user"})
 ) -> list[dict[str, Any]]:
-    from tutor.scenario import apply_what_ifs, load_scenario
-    from tutor.world.world import World
+    from tutor.run import open_run
 
-    scenario = apply_what_ifs(load_scenario(name), what_ifs)
-    async with World(scenario) as world:
-        await world.run()
-        return [event.to_json() for event in world.trace.events]
+    async with open_run(name, what_ifs=what_ifs) as run:
+        await run.finish()
+        return [event.to_json() for event in run.trace.events]
 
 
 def record_trace(

@@ -48,20 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    """UserError (ScenarioError is one), plus the errors of modules that keep their own base."""
-    from tutor.trace import TraceFormatError
-
-    types: list[type[BaseException]] = [UserError, TraceFormatError]
-    try:
-        from tutor.world.dns import ZoneError
-
-        types.append(ZoneError)
-    except ImportError:  # pragma: no cover - only while the DNS module is missing
-        pass
-    return tuple(types)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except _user_error_types() as exc:
+    except UserError as exc:  # scenario, trace, zone and lesson errors are all UserErrors
         print(f"smtp-tutor: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ModuleNotFoundError as exc:

@@ -23,6 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, ClassVar, TypeVar
 
+from tutor.errors import UserError
+
 TRACE_FORMAT = "smtp-tutor"
 TRACE_VERSION = 1
 
@@ -382,7 +384,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-class TraceFormatError(ValueError):
+class TraceFormatError(UserError, ValueError):
     """A recorded trace file could not be read; the message names file and line."""
 
 
@@ -493,9 +495,9 @@ class Trace:
             self._publishing = False
 
     @property
-    def subscriber_count(self) -> int:
-        """How many readers listen (a test proves the world itself is never one of them)."""
-        return len(self._subscribers)
+    def subscribers(self) -> tuple[Subscriber, ...]:
+        """Who listens (a test proves the world itself is never one of them)."""
+        return tuple(self._subscribers)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 from tutor.errors import UserError
 
 if TYPE_CHECKING:
+    from tutor.commands.checkreport import DmarcReport
     from tutor.policy.dkim import DkimResult, SignatureCheck
     from tutor.policy.dnsapi import ZoneLookup
     from tutor.policy.spf import SpfResult
     from tutor.policy.verdict import Step
-    from tutor.render.checkreport import DmarcReport
 
 # The name this "receiver" reports in Received-SPF, the %{r} macro and Authentication-Results.
 # .invalid (RFC 2606) because the check runs nowhere in particular.
@@ -255,8 +255,8 @@ def envelope_sender(message: MailMessage) -> tuple[str, str]:
 
 
 def _check_spf(args: argparse.Namespace) -> dict[str, Any] | str:
+    from tutor.commands.checkreport import render_spf
     from tutor.policy.spf import check_mail_from, received_spf_header
-    from tutor.render.checkreport import render_spf
 
     ip = client_ip(args.ip)
     helo = _helo_name(args.helo)
@@ -304,8 +304,8 @@ def spf_json(result: SpfResult, header: str) -> dict[str, Any]:
 
 
 def _check_dkim(args: argparse.Namespace) -> dict[str, Any] | str:
+    from tutor.commands.checkreport import render_dkim
     from tutor.policy.dkim import verify
-    from tutor.render.checkreport import render_dkim
 
     message = read_message(args.message)
     lookup = load_zones(args.zone, origin=args.origin)
@@ -372,11 +372,11 @@ async def run_dmarc(
     rng: random.Random | None = None,
 ) -> DmarcReport:
     """SPF on the envelope, DKIM on the message, then DMARC on the From domain."""
+    from tutor.commands.checkreport import DmarcReport
     from tutor.policy import dmarc
     from tutor.policy.authresults import SpfSummary, build_header
     from tutor.policy.dkim import verify
     from tutor.policy.spf import check_mail_from, received_spf_header
-    from tutor.render.checkreport import DmarcReport
 
     spf = await check_mail_from(ip, mail_from, helo=helo, lookup=lookup, receiver=receiver)
     dkim = await verify(message.raw, lookup)
@@ -408,7 +408,7 @@ async def run_dmarc(
 
 
 def _check_dmarc(args: argparse.Namespace) -> dict[str, Any] | str:
-    from tutor.render.checkreport import render_dmarc
+    from tutor.commands.checkreport import render_dmarc
 
     ip = client_ip(args.ip)
     message = read_message(args.message)

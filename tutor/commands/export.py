@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tutor.errors import UserError
-from tutor.trace import Event, Trace
+from tutor.trace import Event
 
 if TYPE_CHECKING:
     from tutor.scenario import Scenario
@@ -58,9 +58,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _run(scenario: Scenario) -> list[Event]:
-    from tutor.world.world import World
+    from tutor.run import open_run
 
-    trace = Trace()
-    async with World(scenario, trace=trace) as world:
-        await world.run()
-    return trace.events
+    async with open_run(scenario) as run:
+        await run.finish()
+    return list(run.trace.events)

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import errno
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
 from tutor.commands.common import (
@@ -15,7 +14,6 @@ from tutor.commands.common import (
     scenario_from_args,
 )
 from tutor.scenario import Scenario
-from tutor.trace import Trace, TraceHeader, record_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,26 +73,21 @@ def open_tui(
 
 async def run_plain(scenario: Scenario, args: argparse.Namespace) -> int:
     """Run the world once, printing every event as it happens; exit 0 if it ended as expected."""
-    from tutor.clock import iso
     from tutor.render.transcript import TranscriptPrinter, should_colour
-    from tutor.world.world import World
+    from tutor.run import open_run
 
     colour = {"always": True, "never": False}.get(args.colour, should_colour(sys.stdout))
-    trace = Trace()
     printer = TranscriptPrinter(
         sys.stdout, color=colour, explain=args.explain, show_server_side=args.both_sides
     )
-    trace.subscribe(printer)
-    world = World(scenario, run_dir=args.keep, trace=trace)
-    header = TraceHeader(scenario=scenario.name, started=iso(world.clock.now()))
-    with ExitStack() as files:
-        record_run(trace, header, files, record=args.record, keep=args.keep)
-        async with world:
-            result = await world.run()
+    run = open_run(scenario, record=args.record, keep=args.keep)
+    run.trace.subscribe(printer)
+    async with run:
+        result = await run.finish()
     printer.close()
     from tutor.render.timeline import render_timelines
 
-    for line in render_timelines(trace.events):  # only messages that were retried
+    for line in render_timelines(run.trace.events):  # only messages that were retried
         print(line)
     if not result.ok:
         verdict = "NOT as the scenario expects"

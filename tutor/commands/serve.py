@@ -9,7 +9,6 @@ import signal
 import sys
 
 from tutor.commands.common import add_scenario_argument, scenario_from_args
-from tutor.trace import Trace
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,20 +27,18 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def serve(scenario, args: argparse.Namespace) -> int:
-    from tutor.clock import RealClock
     from tutor.render.serveinfo import render_serve_info
     from tutor.render.transcript import TranscriptPrinter, should_colour
-    from tutor.world.world import World
+    from tutor.run import ClockKind, open_run
 
-    trace = Trace()
     # Learners' own clients live in real time: a retry in 300 s really takes five minutes.
-    world = World(scenario, run_dir=args.keep, trace=trace, clock=RealClock())
+    run = open_run(scenario, keep=args.keep, clock=ClockKind.REAL)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with world:
-        info = world.describe()
+    async with run:
+        info = run.state.info
         if args.json:
             print(json.dumps(info.to_json()), flush=True)
         else:
@@ -51,7 +48,7 @@ async def serve(scenario, args: argparse.Namespace) -> int:
         if not (args.quiet or args.json):
             # Each step once: the world's own sessions from the client's side, a learner's
             # nc or swaks session from the server's (the only side the world sees).
-            trace.subscribe(TranscriptPrinter(sys.stdout, color=should_colour(sys.stdout)))
+            run.trace.subscribe(TranscriptPrinter(sys.stdout, color=should_colour(sys.stdout)))
         await stop.wait()
     if not args.json:
         kept = f"kept in {args.keep}" if args.keep else "removed"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tutor.world.world import WorldInfo
+    from tutor.runstate import WorldInfo
 
 
 def render_serve_info(info: WorldInfo) -> Iterator[str]:

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from tutor.scenario import Scenario, apply_what_ifs, load_scenario
+if TYPE_CHECKING:
+    from tutor.run import TraceView
+
+from tutor.runstate import PendingStep
+from tutor.scenario import Scenario
 from tutor.trace import (
     AuthResult,
     DnsAnswer,
@@ -37,8 +41,6 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
     Trace,
-    TraceHeader,
-    record_run,
 )
 
 
@@ -85,7 +87,7 @@ TWIN_KINDS = (SmtpLine, DnsQuery, DnsAnswer, TlsHandshake, TcpConnect, TcpClose,
 class Source(Protocol):
     """Where events come from: a live world or a recorded trace."""
 
-    trace: Trace
+    trace: Trace | TraceView
     finished: bool
 
     async def start(self) -> None: ...
@@ -136,21 +138,9 @@ class RunResultSummary:
     error: str = ""
 
 
-def load_world_modules() -> None:
-    """Import the world (aiosmtpd, dnspython, TLS, DKIM: about 0.15 s) ahead of LiveSource.
-
-    Called on a worker thread, so the first screen stays responsive while it loads: on the
-    event loop the import would hold up every key press and redraw until it is done.
-    """
-    import tutor.world.world  # noqa: F401
-
-
 class LiveSource:
-    """A real World on this asyncio loop, its gate closed so it waits for the learner.
-
-    The world module is imported lazily: it pulls in aiosmtpd, dnspython and TLS set-up that the
-    picker screen does not need.
-    """
+    """A real world on this asyncio loop, opened through the runner with its gate closed, so
+    it waits for the learner. The world's modules load only when the run is opened."""
 
     def __init__(
         self,
@@ -160,46 +150,34 @@ class LiveSource:
         keep: Path | None = None,
         record: Path | None = None,
     ) -> None:
-        from tutor.clock import iso
-        from tutor.world.gate import StepGate
-        from tutor.world.world import World
+        from tutor.run import open_run
 
         self.scenario = scenario
-        self.gate = StepGate(open_=not stepped)
-        self.world = World(scenario, gate=self.gate, run_dir=keep)
-        # Read the world's own bus: World(trace=Trace()) would not use an empty Trace passed in
-        # (an empty Trace is falsy), so never rely on passing one.
-        self.trace = self.world.trace
-        # `run X --record FILE` / `--keep DIR` record the run the learner watches, as --plain does.
-        self._files = contextlib.ExitStack()
-        header = TraceHeader(scenario=scenario.name, started=iso(self.world.clock.now()))
-        record_run(self.trace, header, self._files, record=record, keep=keep)
+        self.run = open_run(scenario, stepped=stepped, keep=keep, record=record)
+        self.trace = self.run.trace
         self.finished = False
         self.summary: RunResultSummary | None = None
-        # Several parts of the world can wait at the gate at once (the submission client's QUIT
-        # and the MTA's first lookup); each wait consumes one release, so count them.
-        self._waiters = 0
         self._task: asyncio.Task[None] | None = None
         self.on_change: Callable[[], None] | None = None
-        self.gate.on_wait = self._on_wait
+        self.run.on_wait = self._on_wait
 
-    def _on_wait(self, what: str) -> None:
-        self._waiters += 1
+    def _on_wait(self, step: PendingStep) -> None:
         if self.on_change is not None:
             self.on_change()
 
     @property
     def waiting_for(self) -> str:
         """What the world will do next when released ('' if it is not waiting)."""
-        return self.gate.waiting if self._waiters else ""
+        step = self.run.waiting
+        return str(step) if step is not None else ""
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tutor-world")
 
     async def _run(self) -> None:
         try:
-            await self.world.start()
-            result = await self.world.run()
+            await self.run.start()
+            result = await self.run.finish()
             self.summary = RunResultSummary(
                 ok=result.ok, outcomes={r: str(o) for r, o in result.outcomes.items()}
             )
@@ -213,35 +191,21 @@ class LiveSource:
                 self.on_change()
 
     def release(self) -> bool:
-        if self.finished or self._waiters <= 0:
+        if self.finished:
             return False
-        self._waiters -= 1
-        self.gate.release(1)
-        return True
+        return self.run.release()
 
     def play(self) -> None:
         """Let the world run freely (used by tests and 'run to end'); the view still paces."""
-        self.gate.open()
+        self.run.play()
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        with contextlib.suppress(Exception):
-            await self.world.stop()
-        self._files.close()
+        await self.run.stop()
         self.finished = True
-
-
-def build_scenario(name_or_scenario: str | Scenario, what_ifs: Iterable[str] = ()) -> Scenario:
-    """The scenario to run: a shipped name, a path, or a Scenario, with what-ifs applied."""
-    scenario = (
-        name_or_scenario
-        if isinstance(name_or_scenario, Scenario)
-        else load_scenario(name_or_scenario)
-    )
-    return apply_what_ifs(scenario, frozenset(what_ifs))
 
 
 class RunSession:

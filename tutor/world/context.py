@@ -36,6 +36,8 @@ class WorldContext:
     resolver: WorldResolver | None = None
     maillog: MailLog = field(init=False)  # the world replaces it with one that files lines
     _session_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # Server sessions whose client is not a world host (a learner's nc): labs check these.
+    outside_sessions: list[str] = field(default_factory=list)
     _said: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:

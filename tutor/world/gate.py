@@ -11,14 +11,16 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
+from tutor.runstate import PendingStep
+
 
 class StepGate:
     def __init__(self, *, open_: bool = True) -> None:
         self._open = open_
         self._credits = 0
         self._changed = asyncio.Event()
-        self.waiting: str = ""  # what the world is about to do, for the UI to show
-        self.on_wait: Callable[[str], None] | None = None
+        self.waiting: PendingStep | None = None  # what the world is about to do
+        self.on_wait: Callable[[PendingStep], None] | None = None
         # What to hold while a step waits for the learner: the world's clock (World sets it).
         self.hold_time: Callable[[], AbstractContextManager[None]] = nullcontext
 
@@ -38,7 +40,7 @@ class StepGate:
         self._credits += steps
         self._changed.set()
 
-    async def wait(self, what: str = "") -> None:
+    async def wait(self, what: PendingStep) -> None:
         """Called by the world before a step; returns when the step may happen."""
         if self._open:
             return
@@ -52,4 +54,4 @@ class StepGate:
                     await self._changed.wait()
         if not self._open:
             self._credits -= 1
-        self.waiting = ""
+        self.waiting = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.clock import Clock, FastForwardClock, spoken_span
+from tutor.runstate import HostInfo, UserInfo, WorldInfo
 from tutor.scenario import Fault, Role, Scenario
 from tutor.trace import (
     Outcome,
@@ -58,62 +59,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return not self.mismatches
-
-
-@dataclass(frozen=True)
-class HostInfo:
-    name: str
-    address: str
-    role: str
-    ports: dict[str, int]
-    state: str = ""  # e.g. "down: refuses connections": what a learner's nc will meet
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    address: str
-    password: str  # empty for users who may not submit
-
-
-@dataclass(frozen=True)
-class WorldInfo:
-    """Everything a learner needs to talk to the running world with real clients."""
-
-    scenario: str
-    dns_name: str
-    dns_address: str
-    dns_port: int
-    ca_path: Path
-    mailbox_root: Path
-    zone_file: Path
-    run_dir: Path
-    hosts: tuple[HostInfo, ...]
-    users: tuple[UserInfo, ...]
-    shared_loopback: bool
-
-    def to_json(self) -> dict[str, Any]:
-        """The `serve --json` object (keys fixed by the issue: dns, ca, hosts, users)."""
-        return {
-            "scenario": self.scenario,
-            "dns": {"host": self.dns_address, "port": self.dns_port, "name": self.dns_name},
-            "ca": str(self.ca_path),
-            "mailboxes": str(self.mailbox_root),
-            "zone_file": str(self.zone_file),
-            "hosts": [
-                {
-                    "name": h.name,
-                    "address": h.address,
-                    "role": h.role,
-                    "ports": dict(h.ports),
-                    **({"state": h.state} if h.state else {}),
-                }
-                for h in self.hosts
-            ],
-            "users": [
-                {"address": u.address, **({"password": u.password} if u.password else {})}
-                for u in self.users
-            ],
-        }
 
 
 class World:

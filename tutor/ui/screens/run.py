@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from tutor.run import resolve_scenario
 from tutor.scenario import Scenario
 from tutor.trace import Bounce, Event, ScenarioFinished, ScenarioStarted
 from tutor.ui.lifecycle import StageState, bar_stage_of, expected_skips, stage_states
@@ -26,8 +27,6 @@ from tutor.ui.session import (
     ReplaySource,
     RunSession,
     Source,
-    build_scenario,
-    load_world_modules,
 )
 from tutor.ui.widgets.both_sides_pane import BothSidesPane
 from tutor.ui.widgets.dns_pane import DnsPane
@@ -72,7 +71,7 @@ class RunSpec:
         if self.replay is not None:
             return ReplaySource(self.replay), None
         assert self.scenario is not None
-        scenario = build_scenario(self.scenario, self.what_ifs)
+        scenario = resolve_scenario(self.scenario, self.what_ifs)
         return LiveSource(scenario, keep=self.keep, record=self.record), scenario
 
     @property
@@ -184,6 +183,8 @@ class RunScreen(Screen[None]):
         self._shown_selection = None
         self._dsn_origin = None
         if self.spec.replay is None:
+            from tutor.run import load_world_modules
+
             await asyncio.to_thread(load_world_modules)
         source, self.scenario = self.spec.make_source()
         if isinstance(source, LiveSource) and not self.stepped:
@@ -414,7 +415,7 @@ class RunScreen(Screen[None]):
         source = self.session.source if self.session else None
         if isinstance(source, LiveSource) and self.scenario is not None:
             with contextlib.suppress(Exception):
-                info = source.world.describe()
+                info = source.run.state.info
                 return f"{info.dns_address}:{info.dns_port}"
         return self.scenario.dns_address if self.scenario else ""
 

@@ -20,6 +20,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 
+from tutor.errors import UserError
 from tutor.policy.dnsapi import ZoneFileError, zone_from_text
 from tutor.scenario import Scenario
 from tutor.world.sender.signing import publish_dkim_keys
@@ -29,7 +30,7 @@ SOA_TIMERS = "1 7200 3600 1209600 300"  # serial refresh retry expire minimum (n
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-class ZoneError(Exception):
+class ZoneError(UserError):
     """A scenario's zone text is malformed; str() is one line naming the zone, line and problem."""
 
 

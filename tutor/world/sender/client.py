@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from tutor.runstate import PendingStep, StepKind
 from tutor.trace import (
     COMMAND_STAGES,
     AuthResult,
@@ -403,7 +404,11 @@ class SmtpClient:
         me = plan.host(self.host_name)
         peer = plan.by_address(address)
         real_address = ensure_loopback(peer.bind_address if peer else address)
-        await self.ctx.gate.wait(f"connect to {server_name}[{address}]:{port}")
+        await self.ctx.gate.wait(
+            PendingStep(
+                StepKind.CONNECT, self.host_name, server_name, f"{server_name}[{address}]:{port}"
+            )
+        )
 
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -625,7 +630,7 @@ class SmtpClient:
 
     async def _send(self, data: bytes, stage: Stage, what: str, *, payload: bool = False) -> None:
         self._require_writer()
-        await self.ctx.gate.wait(f"{what} → {self.server_name}")
+        await self.ctx.gate.wait(PendingStep(StepKind.SEND, self.host_name, self.server_name, what))
         writer = self._require_writer()  # the gate may have waited while the peer went away
         line = SmtpLine(
             stage=stage,

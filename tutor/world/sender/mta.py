@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
+from tutor.runstate import PendingStep, StepKind
 from tutor.trace import Note, Outcome, RecipientResult, Side, Stage
 from tutor.world.dns.resolver import DnsTemporaryError, MxAnswer
 from tutor.world.network import NotInWorldError, Service
@@ -199,7 +200,9 @@ class OutboundMta:
 
     async def _lookup_mx(self, domain: str) -> list[MxHost]:
         """The domain's MX hosts, best first, equal preferences in a per-message random order."""
-        await self.ctx.gate.wait(f"look up the MX records of {domain}")
+        await self.ctx.gate.wait(
+            PendingStep(StepKind.DNS_LOOKUP, self.host.name, domain, "MX records")
+        )
         try:
             answer = await self.resolver.mx(domain, host=self.host.name)
         except Exception as exc:  # the resolver's own errors; classified by what they mean
@@ -269,7 +272,9 @@ class OutboundMta:
         targets: list[_Target] = []
         errors: list[DnsLookupError] = []
         for mx in ordered:
-            await self.ctx.gate.wait(f"look up the address of {mx.name}")
+            await self.ctx.gate.wait(
+                PendingStep(StepKind.DNS_LOOKUP, self.host.name, mx.name, "address")
+            )
             try:
                 addresses = await self.resolver.addresses(mx.name, host=self.host.name)
                 if not addresses:

@@ -406,7 +406,10 @@ class TracedSMTP(SMTP):
         peername = transport.get_extra_info("peername") or ("", 0)
         # A world client registered its session: both ends of the connection share its id.
         peer_key = (peername[0], int(peername[1]))
-        self.trace_id = self.ctx.plan.session_of_peer(peer_key) or self.ctx.new_session_id()
+        world_session = self.ctx.plan.session_of_peer(peer_key)
+        self.trace_id = world_session or self.ctx.new_session_id()
+        if world_session is None:  # a learner's nc or swaks, or any client outside the world
+            self.ctx.outside_sessions.append(self.trace_id)
         name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
         self.peer = Peer(name, address, int(peername[1]))
         sockname = transport.get_extra_info("sockname") or ("", 0)
