@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from fractions import Fraction
 
@@ -89,6 +90,7 @@ def test_single_choice_wrong_pick_scores_zero_and_shows_the_misconception_it_cau
 
     assert (result.score, result.correct) == (0.0, False)
     assert result.misconceptions == ("confuses it with a greeting",)
+    assert sum(m.points for m in result.marks) == result.fraction == 0
     verdicts = {m.key: m.verdict for m in result.marks}
     assert verdicts == {"a": Verdict.MISSED, "b": Verdict.LEFT_OUT, "c": Verdict.PICKED_WRONG}
     assert result.expected == "a. The client sends EHLO again"
@@ -228,6 +230,24 @@ def test_order_tie_between_longest_runs_keeps_the_learner_earliest_items():
 def test_order_points_sum_to_the_score():
     result = grade(ask(session_order(*SESSION)), ["i1", "i0", "i4", "i2", "i3"])
     assert sum(m.points for m in result.marks) == result.fraction == Fraction(3, 5)
+
+
+def _brute_force_longest_ordered(order: tuple[int, ...]) -> int:
+    return max(
+        size
+        for size in range(len(order) + 1)
+        for subset in itertools.combinations(order, size)
+        if list(subset) == sorted(subset)
+    )
+
+
+def test_order_score_is_the_longest_rightly_ordered_subsequence_for_every_permutation():
+    question = ask(session_order(*SESSION))
+    for order in itertools.permutations(range(5)):
+        result = grade(question, [f"i{n}" for n in order])
+        assert result.fraction == Fraction(_brute_force_longest_ordered(order), 5), order
+        kept = [m.expected_position for m in result.marks if m.verdict == Verdict.IN_PLACE]
+        assert kept == sorted(kept) and len(kept) * Fraction(1, 5) == result.fraction
 
 
 def test_order_items_with_the_same_text_are_interchangeable():

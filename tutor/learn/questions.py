@@ -174,18 +174,18 @@ def _check_choices(choices: tuple[Choice, ...]) -> None:
 
 
 def _choice_marks(
-    choices: tuple[Choice, ...], picked: set[str], value: Fraction
+    choices: tuple[Choice, ...], picked: set[str], gain: Fraction, cost: Fraction
 ) -> tuple[Mark, ...]:
     marks = []
     for choice in choices:
         chosen = choice.key in picked
         if choice.correct:
             verdict = Verdict.PICKED_RIGHT if chosen else Verdict.MISSED
-            points = value if chosen else Fraction(0)
+            points = gain if chosen else Fraction(0)
             note = choice.why if chosen else ""
         else:
             verdict = Verdict.PICKED_WRONG if chosen else Verdict.LEFT_OUT
-            points = -value if chosen else Fraction(0)
+            points = -cost if chosen else Fraction(0)
             note = choice.misconception if chosen else ""
         marks.append(Mark(choice.key, choice.text, verdict, points, note))
     return tuple(marks)
@@ -233,7 +233,7 @@ class SingleChoice:
             raise TypeError("a single-choice response is one choice key")
         picked = _picked_keys(self.choices, [response])
         score = Fraction(int(response == self.right.key))
-        marks = _choice_marks(self.choices, picked, Fraction(1))
+        marks = _choice_marks(self.choices, picked, Fraction(1), Fraction(0))
         summary = "Correct." if score == 1 else f"Not this one: the answer is {self.right.key}."
         return _Scored(score, marks, summary)
 
@@ -279,7 +279,7 @@ class MultipleChoice:
         """Score a set of picked keys."""
         picked = _picked_keys(self.choices, response)
         value = Fraction(1, len(self.right))
-        marks = _choice_marks(self.choices, picked, value)
+        marks = _choice_marks(self.choices, picked, value, value)
         raw = sum((m.points for m in marks), Fraction(0))
         score = max(Fraction(0), raw)
         hits = sum(m.verdict == Verdict.PICKED_RIGHT for m in marks)
