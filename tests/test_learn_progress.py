@@ -408,6 +408,7 @@ def test_import_keeps_the_best_score_adds_attempts_and_takes_the_newer_position(
         ("{not json", "class.json is not JSON"),
         ('{"format": "other", "version": 1, "origin": "x"}', "not a progress export"),
         ('{"format": "smtp-tutor-progress", "version": 7, "origin": "x"}', "newer smtp-tutor"),
+        ('{"format": "smtp-tutor-progress", "origin": "x"}', '"version" is missing'),
     ],
 )
 def test_an_unreadable_export_is_refused_by_name_and_changes_nothing(store, text, match):

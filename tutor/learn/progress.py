@@ -861,7 +861,12 @@ class ProgressStore:
             if not self.path.exists():
                 return None
             backup = self._backup_path("reset")
-            os.replace(self.path, backup)
+            try:
+                os.replace(self.path, backup)
+            except OSError as error:
+                raise ProgressWriteError(
+                    f"progress file {self.path} could not be reset: {error.strerror or error}"
+                ) from None
             _fsync_dir(self.path.parent)
             return backup
 
@@ -898,6 +903,8 @@ class ProgressStore:
             )
         try:
             theirs = Progress.from_json(data)
+            if version is None:
+                raise MalformedProgress('"version" is missing')
         except MalformedProgress as error:
             raise ProgressImportError(f"{source} is not a progress export: {error}") from None
         with self.update() as progress:
