@@ -17,6 +17,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+from tutor.errors import UserError
 from tutor.learn.progress import (
     CSV_COLUMNS,
     DATA_DIR_ENV,
@@ -332,6 +333,7 @@ def test_a_directory_that_cannot_be_used_is_a_clear_error(tmp_path):
 def test_every_progress_error_is_one_kind_the_edge_can_catch():
     for error in (ProgressCorrupt, ProgressTooNew, ProgressWriteError, ProgressImportError):
         assert issubclass(error, ProgressError)
+    assert issubclass(ProgressError, UserError)  # cli.py prints it as one line, exit 2
 
 
 # --------------------------------------------------------------------------- export, import

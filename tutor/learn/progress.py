@@ -58,6 +58,7 @@ from typing import Any
 
 import platformdirs
 
+from tutor.errors import UserError
 from tutor.learn.questions import ID_PATTERN
 
 APP_NAME = "smtp-tutor"
@@ -94,8 +95,11 @@ class ItemKind(StrEnum):
 # --------------------------------------------------------------------------- errors
 
 
-class ProgressError(Exception):
-    """A progress problem the caller shows as one line; ``str()`` is that line."""
+class ProgressError(UserError):
+    """A progress problem the caller shows as one line; ``str()`` is that line.
+
+    A ``UserError``, so one that no screen catches still reaches the edge as one line, exit 2.
+    """
 
 
 class ProgressCorrupt(ProgressError):
