@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,3 +65,11 @@ def start_run(tmp_path: Path) -> Callable[..., object]:
             yield run
 
     return _start
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_progress_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test (nor a subprocess it starts) ever reads or writes the real user's progress."""
+    from tutor.learn.progress import DATA_DIR_ENV
+
+    os.environ[DATA_DIR_ENV] = str(tmp_path_factory.mktemp("smtp-tutor-data"))

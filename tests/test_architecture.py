@@ -44,3 +44,12 @@ def test_subcommands_load_without_the_command_line_edge() -> None:
         "sys.exit(1 if 'tutor.cli' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+
+
+def test_learning_core_loads_without_textual_or_the_world() -> None:
+    code = (
+        "import sys, tutor.learn.questions, tutor.learn.progress; "
+        "bad = [m for m in sys.modules if m == 'textual' or m.startswith(('textual.', "
+        "'tutor.world', 'tutor.ui'))]; sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
