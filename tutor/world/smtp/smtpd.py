@@ -408,7 +408,7 @@ class TracedSMTP(SMTP):
         peer_key = (peername[0], int(peername[1]))
         world_session = self.ctx.plan.session_of_peer(peer_key)
         self.trace_id = world_session or self.ctx.new_session_id()
-        if world_session is None:  # a learner's nc or swaks, or any client outside the world
+        if not world_session:  # a learner's nc or swaks, or any client outside the world
             self.ctx.outside_sessions.append(self.trace_id)
         name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
         self.peer = Peer(name, address, int(peername[1]))
