@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor.render.runverdict import NOT_JUDGED, run_verdict
 from tutor.scenario import Fault, load_scenario, parse_scenario
 from tutor.trace import (
     Bounce,
@@ -470,4 +471,4 @@ async def test_a_run_whose_what_if_changed_the_ending_is_reported_as_not_judged(
     (finished,) = world.trace.of_type(ScenarioFinished)
     assert result.ok and result.unjudged == [BOB]
     assert finished.outcomes == {BOB: "delivered"}
-    assert finished.verdict == "not judged (a what-if changed what to expect)"
+    assert run_verdict(finished) == NOT_JUDGED

@@ -153,15 +153,6 @@ class ScenarioFinished(Event):
     # way it could not predict (the preferred MX of a one-MX domain went down, say).
     unjudged: tuple[str, ...] = ()
 
-    @property
-    def verdict(self) -> str:
-        """How the run ended against the scenario, in words every view uses."""
-        if self.mismatches:
-            return "NOT as expected"
-        if self.unjudged and len(self.unjudged) == len(self.outcomes):
-            return "not judged (a what-if changed what to expect)"
-        return "as expected"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Note(Event):

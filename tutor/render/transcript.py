@@ -31,6 +31,7 @@ from pygments.formatters import Terminal256Formatter, TerminalFormatter
 from tutor.render.dsnlinks import dsn_links
 from tutor.render.explain import explain_event
 from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, TranscriptStyle
+from tutor.render.runverdict import AS_EXPECTED, NOT_AS_EXPECTED, run_verdict
 from tutor.render.timeline import compact_span
 from tutor.trace import (
     AuthResult,
@@ -369,8 +370,9 @@ def _format_started(event: ScenarioStarted, width: int, _: int) -> list[str]:
 
 
 def _format_finished(event: ScenarioFinished, width: int, _: int) -> list[str]:
-    verdict = {"as expected": "as expected ✓", "NOT as expected": "!! NOT as expected"}.get(
-        event.verdict, event.verdict
+    words = run_verdict(event)
+    verdict = {AS_EXPECTED: f"{AS_EXPECTED} ✓", NOT_AS_EXPECTED: f"!! {NOT_AS_EXPECTED}"}.get(
+        words, words
     )
     lines = [_rule(f"══ finished {event.name}: {verdict} ", width, "═")]
     for recipient, outcome in event.outcomes.items():

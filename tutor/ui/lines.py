@@ -18,6 +18,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
+from tutor.render.runverdict import run_verdict
 from tutor.trace import (
     AuthResult,
     Bounce,
@@ -140,7 +141,7 @@ def event_body(event: Event) -> str:
         return f"scenario {event.name} started: {event.title}"
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
-        return f"finished, {event.verdict}: {outcomes}"
+        return f"finished, {run_verdict(event)}: {outcomes}"
     return event.type
 
 
