@@ -245,11 +245,11 @@ async def test_550_comes_back_at_once_as_a_three_part_dsn_over_smtp_from_the_nul
     # the views can link each field to the event it came from
     (bounce,) = world.trace.of_type(Bounce)
     by_seq = {e.seq: e for e in world.trace.events}
-    diagnostic = next(link for link in bounce.links if link["field"] == "Diagnostic-Code")
-    source = by_seq[diagnostic["seq"]]
+    diagnostic = next(link for link in bounce.links if link.field == "Diagnostic-Code")
+    source = by_seq[diagnostic.seq]
     assert isinstance(source, RecipientResult) and source.reply.startswith("550 5.1.1")
-    arrival = next(link for link in bounce.links if link["field"] == "Arrival-Date")
-    assert isinstance(by_seq[arrival["seq"]], QueueChange)
+    arrival = next(link for link in bounce.links if link.field == "Arrival-Date")
+    assert isinstance(by_seq[arrival.seq], QueueChange)
 
 
 async def test_a_bounce_is_never_bounced(start_world, tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ from tutor.trace import (
     Event,
     LogLine,
     Note,
+    NoteLevel,
     Outcome,
+    PolicyAction,
     PolicyVerdict,
     QueueChange,
     RecipientResult,
@@ -316,15 +318,15 @@ def _format_delivery(event: Delivery, width: int, _: int) -> list[str]:
 
 
 def _format_note(event: Note, width: int, _: int) -> list[str]:
-    if event.level == "warning":
+    if event.level == NoteLevel.WARNING:
         return _tagged("warn", f"!! {event.text}", width)
-    if event.level == "error":
+    if event.level == NoteLevel.ERROR:
         return _tagged("error", f"!! {event.text}", width)
     return _tagged("note", event.text, width)
 
 
 def _format_policy(event: PolicyVerdict, width: int, _: int) -> list[str]:
-    action = "" if event.action == "none" else f" → {event.action}"
+    action = "" if event.action == PolicyAction.NONE else f" → {event.action}"
     lines = _tagged("policy", f"{event.check} = {event.result}{action}", width)
     for reason in event.reasons:
         lines.extend(_tagged("policy", f"  · {reason}", width))
@@ -358,14 +360,8 @@ def _format_started(event: ScenarioStarted, width: int, _: int) -> list[str]:
     title = f" — {event.title}" if event.title else ""
     lines = [_rule(f"══ scenario {event.name}{title} ", width, "═")]
     for host in event.hosts:
-        name = host.get("name", "?")
-        address = host.get("address", "")
-        role = host.get("role", "")
-        ports = host.get("ports", {})
-        port_text = ""
-        if isinstance(ports, dict) and ports:
-            port_text = " " + " ".join(f"{k}={v}" for k, v in ports.items())
-        lines.extend(_tagged("run", f"{name} {address} ({role}){port_text}", width))
+        port_text = "".join(f" {service}={port}" for service, port in host.ports.items())
+        lines.extend(_tagged("run", f"{host.name} {host.address} ({host.role}){port_text}", width))
     return lines
 
 
@@ -481,7 +477,7 @@ class TranscriptRenderer:
             return []
         self._learn_names(event)
         if isinstance(event, ScenarioStarted):
-            self._world_addresses = {str(h.get("address", "")) for h in event.hosts}
+            self._world_addresses = {h.address for h in event.hosts}
         if self.show_server_side:
             return self._emit(event)
         if isinstance(event, DnsQuery | DnsAnswer):

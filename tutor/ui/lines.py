@@ -29,6 +29,7 @@ from tutor.trace import (
     Event,
     LogLine,
     Note,
+    NoteLevel,
     PolicyVerdict,
     QueueChange,
     RecipientResult,
@@ -83,7 +84,7 @@ def host_labels(events: Sequence[Event]) -> HostLabels:
     started = events[0] if events else None
     if not isinstance(started, ScenarioStarted):
         return FIRST_LABELS
-    return _labels_for(tuple(str(h.get("name", "")) for h in started.hosts))
+    return _labels_for(tuple(h.name for h in started.hosts))
 
 
 def arrow(event: SmtpLine) -> str:
@@ -135,7 +136,7 @@ def event_body(event: Event) -> str:
     if isinstance(event, LogLine):
         return f"{event.program}: {event.text}"
     if isinstance(event, Note):
-        mark = {"warning": "⚠ ", "error": "✗ "}.get(event.level, "")
+        mark = {NoteLevel.WARNING: "⚠ ", NoteLevel.ERROR: "✗ "}.get(event.level, "")
         return f"{mark}{event.text}"
     if isinstance(event, ScenarioStarted):
         return f"scenario {event.name} started: {event.title}"

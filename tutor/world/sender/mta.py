@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
-from tutor.trace import DnsAnswer, Note, Outcome, RecipientResult, Side, Stage
+from tutor.trace import DnsAnswer, Note, NoteLevel, Outcome, RecipientResult, Side, Stage
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import (
     DEFAULT_TIMEOUT,
@@ -485,7 +485,7 @@ class OutboundMta:
                 session=session,
                 side=Side.CLIENT,
                 text=text,
-                level=level,
+                level=NoteLevel(level),
             )
         )
 

@@ -30,6 +30,7 @@ from tutor.trace import (
     Direction,
     Event,
     Note,
+    NoteLevel,
     Side,
     SmtpLine,
     Stage,
@@ -93,7 +94,12 @@ class SmtpdLogger:
             self._see(event)
         except Exception as exc:  # a log line must never break the server that publishes
             self._publish_soon(
-                Note(host=event.host, stage=Stage.QUEUE, level="error", text=f"maillog: {exc!r}")
+                Note(
+                    host=event.host,
+                    stage=Stage.QUEUE,
+                    level=NoteLevel.ERROR,
+                    text=f"maillog: {exc!r}",
+                )
             )
 
     def _see(self, event: Event) -> None:
