@@ -1,4 +1,4 @@
-"""The trace: every event type round-trips through JSON Lines; vocabularies; bad files."""
+"""The trace is a documented contract (docs/trace.md): round trips, vocabularies, compatibility."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 
+from tutor import trace as trace_module
 from tutor.trace import (
     EVENT_TYPES,
     Bounce,
@@ -32,6 +33,7 @@ from tutor.trace import (
     Trace,
     TraceFormatError,
     TraceHeader,
+    UnknownEvent,
     WorldHost,
     event_from_json,
     read_trace,
@@ -189,7 +191,7 @@ def test_a_finished_run_carries_no_words_only_facts() -> None:
     assert not hasattr(ScenarioFinished, "verdict")
 
 
-# ------------------------------------------------------------------ reading
+# ------------------------------------------------------------------ compatibility rules
 
 
 def test_fields_a_reader_does_not_know_are_ignored(tmp_path: Path) -> None:
@@ -204,14 +206,67 @@ def test_unknown_header_line_keys_are_ignored(tmp_path: Path) -> None:
     assert (read_header.scenario, read_header.version, events) == ("s", 1, [])
 
 
+def test_an_unknown_event_type_is_kept_as_an_opaque_event(tmp_path: Path) -> None:
+    alien = {"type": "arc_verdict", "seq": 3, "time": 2.5, "host": "mx", "stage": "filtering",
+             "session": "s2", "side": "server", "explain": "", "chain": ["i=1"]}  # fmt: skip
+    after = RecipientResult(seq=4, recipient="b@x", outcome=Outcome.DELIVERED)
+    _, (opaque, known) = read_trace(write_lines(tmp_path, alien, after.to_json()))
+    assert isinstance(opaque, UnknownEvent) and known == after
+    assert (opaque.original_type, opaque.seq, opaque.host) == ("arc_verdict", 3, "mx")
+    assert (opaque.stage, opaque.session, opaque.side) == (Stage.FILTERING, "s2", Side.SERVER)
+    assert opaque.problem == "unknown event type 'arc_verdict'"
+    assert opaque.to_json() == alien  # re-recording a replay loses nothing
+
+
+def test_a_value_outside_a_vocabulary_makes_that_event_opaque() -> None:
+    newer = {"type": "policy_verdict", "seq": 9, "stage": "filtering", "check": "arc",
+             "result": "pass", "action": "none"}  # fmt: skip
+    opaque = event_from_json(newer)
+    assert isinstance(opaque, UnknownEvent) and opaque.original_type == "policy_verdict"
+    assert opaque.seq == 9 and "'arc' is not a PolicyCheck" in opaque.problem
+    new_stage = event_from_json({"type": "note", "seq": 2, "stage": "arc", "text": "t"})
+    assert isinstance(new_stage, UnknownEvent) and new_stage.stage is Stage.SCENARIO
+
+
+def test_views_show_an_opaque_event_instead_of_failing() -> None:
+    from tutor.render.explain import explain_event
+    from tutor.render.transcript import render_event
+
+    opaque = event_from_json({"type": "arc_verdict", "seq": 1, "host": "mx"})
+    assert render_event(opaque)[0].startswith("[unknown] arc_verdict event, not known")
+    assert explain_event(opaque).title
+
+
+def test_a_newer_major_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = write_lines(tmp_path, header='{"trace": "smtp-tutor", "version": 2}\n')
+    with pytest.raises(TraceFormatError) as caught:
+        read_trace(path)
+    assert str(caught.value) == (
+        f"{path}:1: trace version 2 is newer than this smtp-tutor reads (version 1); "
+        "replay it with the smtp-tutor that recorded it, or newer"
+    )
+
+
+def test_older_versions_keep_reading_through_their_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pretend version 2 renamed Note.text to "words": a v1 file must still load, as v2 events.
+    monkeypatch.setattr(trace_module, "TRACE_VERSION", 2)
+    monkeypatch.setitem(trace_module.UPGRADES, 1, lambda obj: {**obj, "words": obj["text"]})
+    path = write_lines(tmp_path, {"type": "note", "seq": 1, "text": "continuing in clear"})
+    header, (note,) = read_trace(path)
+    assert header.version == 1 and note.text == "continuing in clear"
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
         ("", ":1: empty file"),
         ("not json\n", ":1: not JSON"),
         ('{"hello": 1}\n', ":1: not a smtp-tutor trace"),
-        ('{"trace": "smtp-tutor", "version": 99}\n', ":1: trace version 99"),
-        (HEADER_V1 + '{"type": "alien"}\n', ":2: bad event: unknown event type 'alien'"),
+        ('{"trace": "smtp-tutor", "version": 99}\n', ":1: trace version 99 is newer"),
+        ('{"trace": "smtp-tutor", "version": 0}\n', ":1: trace version 0 is not one"),
+        ('{"trace": "smtp-tutor", "version": "1"}\n', ":1: trace version '1' is not one"),
         (HEADER_V1 + "[1, 2]\n", ":2: bad event: an event is a JSON object"),
         (HEADER_V1 + '{"seq": 1}\n', ":2: bad event: the event has no type"),
         (HEADER_V1 + '{"type": "note"}\n', ":2: bad event"),  # a required field is missing

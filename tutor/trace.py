@@ -472,11 +472,33 @@ class TraceFormatError(ValueError):
     """A recorded trace file could not be read; the message names file and line."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class UnknownEvent(Event):
+    """An event this reader cannot interpret, kept opaque rather than refused (docs/trace.md).
+
+    A newer tutor wrote it: a type this reader does not know, or a known type with a value
+    outside one of its vocabularies (a new stage, a new policy result). The header fields are
+    read where they can be; ``data`` is the JSON object as read, and ``to_json`` writes it back,
+    so a replayed and re-recorded trace loses nothing. It is never published by the world.
+    """
+
+    type: ClassVar[str] = "unknown"
+    original_type: str  # the "type" the file gave
+    problem: str = ""  # why it is opaque: "unknown event type 'arc_verdict'", ...
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        # The bus restamps seq and time when a recorded trace is published again.
+        return {**self.data, "seq": self.seq, "time": self.time}
+
+
 def event_from_json(obj: dict[str, Any]) -> Event:
     """Rebuild an event from its JSON object (the inverse of ``Event.to_json``).
 
-    Fields this reader does not know are ignored; anything malformed (not an object, no or an
-    unknown type, a required field missing, a wrong JSON type) raises ValueError or TypeError.
+    The compatibility rules of docs/trace.md: fields this reader does not know are ignored; an
+    unknown event type, or a value outside a vocabulary, gives an ``UnknownEvent``; anything
+    else malformed (not an object, no type, a required field missing, a wrong JSON type)
+    raises ValueError or TypeError.
     """
     if not isinstance(obj, dict):
         raise TypeError(f"an event is a JSON object, not {type(obj).__name__}")
@@ -485,8 +507,15 @@ def event_from_json(obj: dict[str, Any]) -> Event:
         raise ValueError("the event has no type")
     cls = EVENT_TYPES.get(kind)
     if cls is None:
-        raise ValueError(f"unknown event type {kind!r}")
-    return _build(cls, obj)
+        return _opaque(obj, f"unknown event type {kind!r}")
+    try:
+        return _build(cls, obj)
+    except _UnknownValue as exc:
+        return _opaque(obj, str(exc))
+
+
+class _UnknownValue(ValueError):
+    """A value outside a vocabulary this reader knows: the event is kept opaque, not refused."""
 
 
 Convert = Callable[[Any], Any]
@@ -524,7 +553,7 @@ def _converter(hint: Any) -> Convert | None:
     if hint in _PLAIN:
         return functools.partial(_plain_from_json, _PLAIN[hint])
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint
+        return functools.partial(_enum_from_json, hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return functools.partial(_build, hint)
     origin, args = get_origin(hint), get_args(hint)
@@ -555,6 +584,13 @@ def _bytes_from_json(value: Any) -> bytes:
     return value.encode("latin-1")
 
 
+def _enum_from_json(enum: type[StrEnum], value: Any) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        raise _UnknownValue(f"{value!r} is not a {enum.__name__} this reader knows") from None
+
+
 def _tuple_from_json(convert: Convert | None, value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise TypeError(f"expected a list, not {type(value).__name__}")
@@ -569,6 +605,18 @@ def _dict_from_json(convert: Convert | None, value: Any) -> dict[str, Any]:
 
 def _optional_from_json(convert: Convert, value: Any) -> Any:
     return None if value is None else convert(value)
+
+
+def _opaque(obj: dict[str, Any], problem: str) -> UnknownEvent:
+    """An UnknownEvent with the header fields that can be read (the others keep defaults)."""
+    header: dict[str, Any] = {}
+    for name, convert in _readers(Event):
+        if name in obj:
+            try:
+                header[name] = obj[name] if convert is None else convert(obj[name])
+            except (ValueError, TypeError):
+                continue
+    return UnknownEvent(**header, original_type=str(obj["type"]), problem=problem, data=dict(obj))
 
 
 # --------------------------------------------------------------------------- the bus
@@ -704,6 +752,19 @@ def write_trace(path: Path, header: TraceHeader, events: Iterable[Event]) -> Non
             recorder(event)
 
 
+# Reading an older version: UPGRADES[n] turns an event object of version n into one of
+# version n + 1, so every version ever written keeps reading (docs/trace.md, "Versions").
+# Version 1 is the first, so there is nothing to upgrade yet.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def upgrade_event(obj: Any, version: int) -> Any:
+    """An event object of trace ``version`` as the current version writes it."""
+    for step in range(version, TRACE_VERSION):
+        obj = UPGRADES[step](obj)
+    return obj
+
+
 def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
     """Load a recorded trace; raise TraceFormatError naming the file and line on bad input."""
     try:
@@ -720,19 +781,25 @@ def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
         raise TraceFormatError(f"{path}:1: not JSON ({exc.msg})") from exc
     if not isinstance(first, dict) or first.get("trace") != TRACE_FORMAT:
         raise TraceFormatError(f"{path}:1: not a smtp-tutor trace (missing trace header)")
-    if first.get("version") != TRACE_VERSION:
+    version = first.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TraceFormatError(f"{path}:1: trace version {version!r} is not one smtp-tutor writes")
+    if version > TRACE_VERSION:
         raise TraceFormatError(
-            f"{path}:1: trace version {first.get('version')!r}, this tutor reads {TRACE_VERSION}"
+            f"{path}:1: trace version {version} is newer than this smtp-tutor reads "
+            f"(version {TRACE_VERSION}); replay it with the smtp-tutor that recorded it, or newer"
         )
     header = TraceHeader(
-        scenario=str(first.get("scenario", "")), started=str(first.get("started", ""))
+        scenario=str(first.get("scenario", "")),
+        started=str(first.get("started", "")),
+        version=version,
     )
     events: list[Event] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
-            events.append(event_from_json(json.loads(line)))
+            events.append(event_from_json(upgrade_event(json.loads(line), version)))
         except json.JSONDecodeError as exc:
             raise TraceFormatError(f"{path}:{number}: not JSON ({exc.msg})") from exc
         except (ValueError, TypeError, AttributeError) as exc:

@@ -57,6 +57,7 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
     TraceHeader,
+    UnknownEvent,
 )
 
 WIDTH = 80
@@ -379,6 +380,12 @@ def _format_finished(event: ScenarioFinished, width: int, _: int) -> list[str]:
     return lines
 
 
+def _format_opaque(event: UnknownEvent, width: int, _: int) -> list[str]:
+    # A newer tutor wrote it (docs/trace.md, "Compatibility"): say so rather than guess.
+    text = f"{event.original_type} event, not known to this tutor: {event.problem}"
+    return _tagged("unknown", text, width)
+
+
 def _format_unknown(event: Event, width: int, _: int) -> list[str]:
     return _tagged(event.type, f"{event.host} {event.stage.value}".strip(), width)
 
@@ -404,6 +411,7 @@ _FORMATTERS = {
     LogLine: _format_log,
     ScenarioStarted: _format_started,
     ScenarioFinished: _format_finished,
+    UnknownEvent: _format_opaque,
 }
 
 

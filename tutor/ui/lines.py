@@ -39,6 +39,7 @@ from tutor.trace import (
     TcpClose,
     TcpConnect,
     TlsHandshake,
+    UnknownEvent,
 )
 
 
@@ -143,6 +144,8 @@ def event_body(event: Event) -> str:
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
         return f"finished, {run_verdict(event)}: {outcomes}"
+    if isinstance(event, UnknownEvent):
+        return f"{event.original_type} event, not known to this tutor"
     return event.type
 
 
