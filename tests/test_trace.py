@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -24,9 +25,11 @@ from tutor.trace import (
     PolicyCheck,
     PolicyResult,
     PolicyVerdict,
+    QueueChange,
     QueueState,
     RecipientResult,
     ScenarioFinished,
+    ScenarioStarted,
     Side,
     SmtpLine,
     Stage,
@@ -281,3 +284,49 @@ def test_bad_trace_files_name_file_and_line(tmp_path: Path, content: str, proble
     with pytest.raises(TraceFormatError) as caught:
         read_trace(path)
     assert str(caught.value).startswith(str(path) + problem)
+
+
+# ------------------------------------------------------------------ the golden version 1 file
+
+
+def test_the_golden_version_1_trace_loads_to_the_events_it_recorded() -> None:
+    # tests/data/trace-v1.jsonl is `smtp-tutor run hello --plain --record` as version 1 wrote
+    # it. Never re-record it: it is here so that nobody changes the format by accident.
+    header, events = read_trace(GOLDEN_V1)
+    assert (header.scenario, header.version) == ("hello", 1)
+    assert Counter(e.type for e in events) == {
+        "smtp_line": 118, "log_line": 14, "dns_query": 10, "dns_answer": 10, "tcp_connect": 4,
+        "tls_handshake": 4, "tcp_close": 4, "queue_change": 3, "auth_result": 2,
+        "scenario_started": 1, "delivery": 1, "recipient_result": 1, "scenario_finished": 1,
+    }  # fmt: skip
+    assert [e.seq for e in events] == list(range(1, 174))
+    started, finished = events[0], events[-1]
+    assert isinstance(started, ScenarioStarted) and started.name == "hello"
+    assert [(h.name, h.role) for h in started.hosts] == [
+        ("laptop.example.org", "client"),
+        ("smtp.example.org", "outbound"),
+        ("mx1.example.net", "mx"),
+        ("mx2.example.net", "mx"),
+    ]
+    assert set(started.hosts[1].ports) == {"smtp", "submission", "submissions"}
+    assert isinstance(finished, ScenarioFinished) and finished.ok
+    assert finished.outcomes == {"bob@example.net": Outcome.DELIVERED}
+    greeting = events[3]
+    assert isinstance(greeting, SmtpLine) and greeting.data.startswith(b"220 smtp.example.org")
+    assert (greeting.direction, greeting.side, greeting.stage) == (
+        Direction.SERVER_TO_CLIENT,
+        Side.SERVER,
+        Stage.CONNECT,
+    )
+    states = [e.state for e in events if isinstance(e, QueueChange)]
+    assert states == [QueueState.INCOMING, QueueState.ACTIVE, QueueState.REMOVED]
+    assert not any(isinstance(e, UnknownEvent) for e in events)
+
+
+def test_the_golden_version_1_trace_writes_back_every_field_it_was_read_with() -> None:
+    # Renaming, dropping or retyping a field breaks this; adding an optional field does not.
+    lines = GOLDEN_V1.read_text(encoding="utf-8").splitlines()[1:]
+    _, events = read_trace(GOLDEN_V1)
+    for line, event in zip(lines, events, strict=True):
+        original, written = json.loads(line), event.to_json()
+        assert {k: written.get(k) for k in original} == original, event.seq
