@@ -19,6 +19,7 @@ from tutor.trace import (
     Direction,
     DnsAnswer,
     DsnFieldLink,
+    Event,
     NoteLevel,
     Outcome,
     PolicyAction,
@@ -330,3 +331,41 @@ def test_the_golden_version_1_trace_writes_back_every_field_it_was_read_with() -
     for line, event in zip(lines, events, strict=True):
         original, written = json.loads(line), event.to_json()
         assert {k: written.get(k) for k in original} == original, event.seq
+
+
+# ------------------------------------------------------------------ the document
+
+
+def _doc_sections() -> dict[str, str]:
+    text = (ROOT / "docs" / "trace.md").read_text(encoding="utf-8")
+    parts = text.split("\n### `")
+    return {part.split("`", 1)[0]: part for part in parts[1:]} | {"": parts[0]}
+
+
+def test_docs_describe_every_event_type_and_every_field() -> None:
+    sections = _doc_sections()
+    header = {f.name for f in dataclasses.fields(Event)}
+    assert all(f"| `{name}`" in sections[""] for name in header), "section 2 lists the header"
+    for kind, cls in EVENT_TYPES.items():
+        assert kind in sections, f"docs/trace.md has no section for {kind}"
+        for f in dataclasses.fields(cls):
+            if f.name not in header:
+                assert f"`{f.name}`" in sections[kind], f"{kind}.{f.name} is not documented"
+
+
+def test_docs_list_every_value_of_every_vocabulary() -> None:
+    text = _doc_sections()[""]
+    vocabularies = (Stage, Side, Direction, Outcome, NoteLevel, PolicyCheck, PolicyResult)
+    for enum in (*vocabularies, PolicyAction, QueueState, BounceAction):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {enum.__name__} "))
+        for value in enum:
+            assert f"`{value}`" in row, f"{enum.__name__} {value!r} is not documented"
+    for cls in (WorldHost, DsnFieldLink):
+        assert all(f"`{f.name}`" in text for f in dataclasses.fields(cls)), cls
+
+
+def test_every_queue_state_and_bounce_action_has_its_explanation() -> None:
+    from tutor.render.explain import explain_key
+
+    keys = [*(f"queue.{s}" for s in QueueState), *(f"bounce.{a}" for a in BounceAction)]
+    assert [key for key in keys if explain_key(key) is None] == []

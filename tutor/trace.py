@@ -6,11 +6,11 @@ serialise to one JSON object per line (JSON Lines) and load back to the same dat
 recorded run can be replayed by any view without the world running. Closed vocabularies are
 StrEnums (they compare equal to their strings), nested objects small frozen dataclasses.
 
-Trace format, version 1:
-    line 1:  {"trace": "smtp-tutor", "version": 1, "scenario": NAME, "started": ISO-TIME}
-    line 2+: {"type": EVENT-TYPE, "seq": N, "time": T, "host": ..., "stage": ..., ...}
-Bytes fields (exact protocol bytes) are written as latin-1 strings under the same key, which is
-lossless for every byte value and readable for the ASCII that SMTP mostly is.
+The format is a documented contract: docs/trace.md describes every event and field, the
+explanation keys, and the compatibility rules this reader follows (unknown fields ignored,
+unknown types and values kept as ``UnknownEvent``, newer versions refused, older ones
+upgraded). Change a field here and that page changes with it; tests/test_trace.py holds both
+to each other and to the golden file of each version.
 """
 
 from __future__ import annotations
