@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tutor.render.runverdict import NOT_JUDGED, run_verdict
 from tutor.scenario import Fault, load_scenario, parse_scenario
 from tutor.trace import (
     Bounce,
@@ -244,11 +245,11 @@ async def test_550_comes_back_at_once_as_a_three_part_dsn_over_smtp_from_the_nul
     # the views can link each field to the event it came from
     (bounce,) = world.trace.of_type(Bounce)
     by_seq = {e.seq: e for e in world.trace.events}
-    diagnostic = next(link for link in bounce.links if link["field"] == "Diagnostic-Code")
-    source = by_seq[diagnostic["seq"]]
+    diagnostic = next(link for link in bounce.links if link.field == "Diagnostic-Code")
+    source = by_seq[diagnostic.seq]
     assert isinstance(source, RecipientResult) and source.reply.startswith("550 5.1.1")
-    arrival = next(link for link in bounce.links if link["field"] == "Arrival-Date")
-    assert isinstance(by_seq[arrival["seq"]], QueueChange)
+    arrival = next(link for link in bounce.links if link.field == "Arrival-Date")
+    assert isinstance(by_seq[arrival.seq], QueueChange)
 
 
 async def test_a_bounce_is_never_bounced(start_world, tmp_path: Path) -> None:
@@ -470,4 +471,4 @@ async def test_a_run_whose_what_if_changed_the_ending_is_reported_as_not_judged(
     (finished,) = world.trace.of_type(ScenarioFinished)
     assert result.ok and result.unjudged == [BOB]
     assert finished.outcomes == {BOB: "delivered"}
-    assert finished.verdict == "not judged (a what-if changed what to expect)"
+    assert run_verdict(finished) == NOT_JUDGED

@@ -41,9 +41,14 @@ from tutor.trace import (
     DnsQuery,
     LogLine,
     Note,
+    NoteLevel,
     Outcome,
+    PolicyAction,
+    PolicyCheck,
+    PolicyResult,
     PolicyVerdict,
     QueueChange,
+    QueueState,
     RecipientResult,
     ScenarioFinished,
     ScenarioStarted,
@@ -53,6 +58,7 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
     TraceHeader,
+    WorldHost,
 )
 
 CLIENT, SERVER = "smtp.example.org", "mx1.example.net"
@@ -313,7 +319,7 @@ def test_failures_are_marked_in_text_not_only_in_colour() -> None:
     lines = render_event(presented, show_server_side=True)
     assert "certificate presented by this server" in flat(lines)
     assert "NOT verified" not in flat(lines)
-    warning = Note(text="continuing in clear", level="warning")
+    warning = Note(text="continuing in clear", level=NoteLevel.WARNING)
     assert render_event(warning) == ["[warn]    !! continuing in clear"]
     failed = AuthResult(mechanism="PLAIN", username="alice", ok=False)
     assert "!! authentication FAILED" in render_event(failed)[0]
@@ -322,7 +328,7 @@ def test_failures_are_marked_in_text_not_only_in_colour() -> None:
 def test_every_event_type_renders_within_80_columns() -> None:
     samples = [
         ScenarioStarted(
-            name="hello", title="t", hosts=({"name": "h", "address": "1", "role": "mx"},)
+            name="hello", title="t", hosts=(WorldHost(name="h", address="1", role="mx"),)
         ),
         ScenarioFinished(name="hello", ok=False, mismatches=("x",)),
         Note(text="n"),
@@ -335,8 +341,15 @@ def test_every_event_type_renders_within_80_columns() -> None:
         AuthResult(mechanism="PLAIN", username="alice", ok=True),
         RecipientResult(recipient="b@x", outcome=Outcome.DEFERRED, reply="451 4.7.1 later " * 5),
         Delivery(recipient="b@x", mailbox="/tmp/a/b/Maildir", filename="f", size=3),
-        PolicyVerdict(check="spf", result="fail", reasons=("no match",), action="reject"),
-        QueueChange(queue_id="Q1", state="deferred", reason="451", next_attempt=400.0, time=100.0),
+        PolicyVerdict(
+            check=PolicyCheck.SPF,
+            result=PolicyResult.FAIL,
+            reasons=("no match",),
+            action=PolicyAction.REJECT,
+        ),
+        QueueChange(
+            queue_id="Q1", state=QueueState.DEFERRED, reason="451", next_attempt=400.0, time=100.0
+        ),
         Bounce(queue_id="Q1", dsn_queue_id="Q2", recipients=("b@x",)),
         LogLine(program="postfix/smtp", text="status=sent"),
     ]

@@ -23,6 +23,7 @@ from tutor.trace import (
     SmtpLine,
     Stage,
     TcpConnect,
+    WorldHost,
 )
 from tutor.ui.app import TutorApp
 from tutor.ui.diagram import sequence_diagram
@@ -352,8 +353,8 @@ def test_sequence_diagram_draws_one_arrow_per_line_between_host_columns() -> Non
             seq=1,
             name="t",
             hosts=(
-                {"name": "laptop.example.org", "role": "client"},
-                {"name": "smtp.example.org", "role": "outbound"},
+                WorldHost(name="laptop.example.org", role="client"),
+                WorldHost(name="smtp.example.org", role="outbound"),
             ),
         ),
         _line(2, Side.CLIENT, "s1", "EHLO laptop.example.org", Direction.CLIENT_TO_SERVER),

@@ -12,6 +12,7 @@ from tutor.render.dsnlinks import dsn_links
 from tutor.trace import (
     Bounce,
     Direction,
+    DsnFieldLink,
     Event,
     Note,
     QueueChange,
@@ -121,7 +122,7 @@ async def test_following_the_recipients_dsn_link_selects_the_550_that_caused_it(
         assert isinstance(chosen, RecipientResult)
         assert chosen.recipient == "robert@example.net"
         assert chosen.reply.startswith("550 5.1.1")
-        assert chosen.seq == session.events[bounce_index].links[-1]["seq"]
+        assert chosen.seq == session.events[bounce_index].links[-1].seq
         await pilot.press("g")  # and back to the DSN, its links ready for the next one
         await settle(pilot, app)
         assert session.cursor == bounce_index
@@ -197,20 +198,18 @@ def test_a_live_trace_numbers_events_from_one_in_order() -> None:
 
 def test_dsn_links_group_a_recipients_fields_under_the_event_they_came_from() -> None:
     source = "the reply to RCPT TO in session s2"
+    bob = "bob@example.net"
     bounce = Bounce(
         queue_id="Q1",
         dsn_queue_id="Q2",
         recipients=("bob@example.net",),
         links=(
-            {"recipient": "", "field": "Arrival-Date", "seq": 7, "source": "Q1 arrived"},
-            {"recipient": "bob@example.net", "field": "Action", "value": "failed", "seq": 42,
-             "source": source},
-            {"recipient": "bob@example.net", "field": "Status", "value": "5.1.1", "seq": 42,
-             "source": source},
-            {"recipient": "bob@example.net", "field": "Last-Attempt-Date", "value": "",
-             "seq": 42, "source": source},
+            DsnFieldLink(field="Arrival-Date", seq=7, source="Q1 arrived"),
+            DsnFieldLink(recipient=bob, field="Action", value="failed", seq=42, source=source),
+            DsnFieldLink(recipient=bob, field="Status", value="5.1.1", seq=42, source=source),
+            DsnFieldLink(recipient=bob, field="Last-Attempt-Date", seq=42, source=source),
         ),
-    )  # fmt: skip
+    )
     links = dsn_links(bounce)
     assert [(link.recipient, link.seq) for link in links] == [("", 7), ("bob@example.net", 42)]
     assert links[1].fields == ("Action: failed", "Status: 5.1.1", "Last-Attempt-Date")

@@ -3,25 +3,28 @@
 The trace is the only door between the world and the views (DESIGN.md). Every event is a
 frozen dataclass with the common header fields below plus fields of its own; all of them
 serialise to one JSON object per line (JSON Lines) and load back to the same dataclass, so a
-recorded run can be replayed by any view without the world running.
+recorded run can be replayed by any view without the world running. Closed vocabularies are
+StrEnums (they compare equal to their strings), nested objects small frozen dataclasses.
 
-Trace format, version 1:
-    line 1:  {"trace": "smtp-tutor", "version": 1, "scenario": NAME, "started": ISO-TIME}
-    line 2+: {"type": EVENT-TYPE, "seq": N, "time": T, "host": ..., "stage": ..., ...}
-Bytes fields (exact protocol bytes) are written as latin-1 strings under the same key, which is
-lossless for every byte value and readable for the ASCII that SMTP mostly is.
+The format is a documented contract: docs/trace.md describes every event and field, the
+explanation keys, and the compatibility rules this reader follows (unknown fields ignored,
+unknown types and values kept as ``UnknownEvent``, newer versions refused, older ones
+upgraded). Change a field here and that page changes with it; tests/test_trace.py holds both
+to each other and to the golden file of each version.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, ClassVar, TypeVar
+from typing import IO, Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from tutor.errors import UserError
 
@@ -90,6 +93,101 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # the sender refused to try (not a host of this world, no MX, ...)
 
 
+class NoteLevel(StrEnum):
+    """How loudly a Note speaks: views mark warnings and errors."""
+
+    INFO = "info"
+    WARNING = "warning"  # something a learner should notice (continuing in clear, a retry)
+    ERROR = "error"  # something went wrong inside the world (a server error, a bug)
+
+
+class PolicyCheck(StrEnum):
+    """The receiving-side checks that publish a PolicyVerdict."""
+
+    SPF = "spf"
+    DKIM = "dkim"
+    DMARC = "dmarc"
+    DNSBL = "dnsbl"
+    GREYLIST = "greylist"
+
+
+class PolicyResult(StrEnum):
+    """A check's own result word, as its RFC (or postgrey) spells it.
+
+    SPF: the seven of RFC 7208 §2.6; DKIM: pass, fail, none, permerror, temperror (RFC 8601
+    §2.7.1); DMARC: pass, fail, none, temperror (RFC 7489 §11.2); DNSBL: listed, not-listed;
+    greylisting: new, early-retry, pass, known, whitelisted.
+    """
+
+    PASS = "pass"
+    FAIL = "fail"
+    SOFTFAIL = "softfail"
+    NEUTRAL = "neutral"
+    NONE = "none"
+    PERMERROR = "permerror"
+    TEMPERROR = "temperror"
+    LISTED = "listed"
+    NOT_LISTED = "not-listed"
+    NEW = "new"  # greylist: first sight of the triplet, deferred
+    EARLY_RETRY = "early-retry"  # greylist: retried before the delay was over, deferred
+    KNOWN = "known"  # greylist: the triplet passed before, accepted at once
+    WHITELISTED = "whitelisted"  # greylist: the client is on the auto-whitelist
+
+
+class PolicyAction(StrEnum):
+    """What a check asks the receiver to do with the message (the strongest one wins)."""
+
+    NONE = "none"  # carry on; the result is only recorded (e.g. in a header)
+    DEFER = "defer"  # 4xx: try again later (greylisting, DNS temperror)
+    QUARANTINE = "quarantine"  # accept, but deliver into Junk (DMARC p=quarantine)
+    REJECT = "reject"  # 5xx: refuse the message
+
+
+class QueueState(StrEnum):
+    """Where a message is in the sender's queue; REMOVED means it left the queue for good."""
+
+    INCOMING = "incoming"  # just arrived, not yet tried
+    ACTIVE = "active"  # being delivered right now
+    DEFERRED = "deferred"  # waiting for its next attempt
+    HOLD = "hold"  # parked by an operator
+    REMOVED = "removed"  # every recipient is done (delivered or bounced)
+
+
+class BounceAction(StrEnum):
+    """The RFC 3464 §2.3.3 Action of a DSN this world sends."""
+
+    FAILED = "failed"  # a non-delivery report: the message is given up
+    DELAYED = "delayed"  # a delay warning: still trying
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorldHost:
+    """One host of the world as the run started it (ScenarioStarted's ``hosts``)."""
+
+    name: str
+    address: str = ""
+    role: str = ""  # client | outbound | mx | gateway (the scenario's roles)
+    # Listening service -> port of this run, e.g. {"smtp": 45075, "submission": 58103};
+    # empty for a client, or for a host that is down.
+    ports: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DsnFieldLink:
+    """One field of a DSN and the trace event its value was taken from (Bounce's ``links``).
+
+    ``seq`` is that event's sequence number: a RecipientResult for the per-recipient fields,
+    the QueueChange into "incoming" for Arrival-Date; 0 when the trace has no such event and
+    the value came from the queue file alone. ``recipient`` is empty for per-message fields.
+    """
+
+    recipient: str = ""
+    field: str  # "Action", "Status", "Remote-MTA", "Diagnostic-Code", "Arrival-Date", ...
+    value: str = ""
+    seq: int = 0
+    source: str = ""  # in words: "the reply to RCPT TO in session s2 at ..."
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Common header of every event.
@@ -122,6 +220,8 @@ def _to_jsonable(value: Any) -> Any:
         return value.decode("latin-1")
     if isinstance(value, StrEnum):
         return str(value)
+    if dataclasses.is_dataclass(value):  # a nested WorldHost, DsnFieldLink: a JSON object
+        return {f.name: _to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):
         return [_to_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -139,7 +239,7 @@ class ScenarioStarted(Event):
     type: ClassVar[str] = "scenario_started"
     name: str
     title: str = ""
-    hosts: tuple[dict[str, Any], ...] = ()  # {name, address, role, ports}
+    hosts: tuple[WorldHost, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,20 +249,11 @@ class ScenarioFinished(Event):
     type: ClassVar[str] = "scenario_finished"
     name: str
     ok: bool
-    outcomes: dict[str, str] = field(default_factory=dict)  # recipient -> Outcome
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # recipient -> its outcome
     mismatches: tuple[str, ...] = ()
     # Recipients the scenario no longer expects anything of: a what-if changed the story in a
     # way it could not predict (the preferred MX of a one-MX domain went down, say).
     unjudged: tuple[str, ...] = ()
-
-    @property
-    def verdict(self) -> str:
-        """How the run ended against the scenario, in words every view uses."""
-        if self.mismatches:
-            return "NOT as expected"
-        if self.unjudged and len(self.unjudged) == len(self.outcomes):
-            return "not judged (a what-if changed what to expect)"
-        return "as expected"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +262,7 @@ class Note(Event):
 
     type: ClassVar[str] = "note"
     text: str
-    level: str = "info"  # info | warning | error
+    level: NoteLevel = NoteLevel.INFO
 
 
 # --------------------------------------------------------------------------- DNS
@@ -318,10 +409,10 @@ class PolicyVerdict(Event):
     """One policy check's result with the steps that led to it (SPF, DKIM, DMARC, DNSBL, ...)."""
 
     type: ClassVar[str] = "policy_verdict"
-    check: str
-    result: str
+    check: PolicyCheck
+    result: PolicyResult
     reasons: tuple[str, ...] = ()
-    action: str = "none"  # none | defer | quarantine | reject
+    action: PolicyAction = PolicyAction.NONE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +421,7 @@ class QueueChange(Event):
 
     type: ClassVar[str] = "queue_change"
     queue_id: str
-    state: str
+    state: QueueState
     reason: str = ""
     next_attempt: float | None = None
 
@@ -343,10 +434,8 @@ class Bounce(Event):
     queue_id: str
     dsn_queue_id: str
     recipients: tuple[str, ...]
-    action: str = "failed"  # failed | delayed
-    # Where each DSN field came from: {"recipient", "field", "value", "seq"}, seq being the
-    # event (a RecipientResult, the QueueChange of arrival) the field was taken from.
-    links: tuple[dict[str, Any], ...] = ()
+    action: BounceAction = BounceAction.FAILED
+    links: tuple[DsnFieldLink, ...] = ()  # where each field of the DSN came from
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,34 +477,151 @@ class TraceFormatError(UserError, ValueError):
     """A recorded trace file could not be read; the message names file and line."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class UnknownEvent(Event):
+    """An event this reader cannot interpret, kept opaque rather than refused (docs/trace.md).
+
+    A newer tutor wrote it: a type this reader does not know, or a known type with a value
+    outside one of its vocabularies (a new stage, a new policy result). The header fields are
+    read where they can be; ``data`` is the JSON object as read, and ``to_json`` writes it back,
+    so a replayed and re-recorded trace loses nothing. It is never published by the world.
+    """
+
+    type: ClassVar[str] = "unknown"
+    original_type: str  # the "type" the file gave
+    problem: str = ""  # why it is opaque: "unknown event type 'arc_verdict'", ...
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        # The bus restamps seq and time when a recorded trace is published again.
+        return {**self.data, "seq": self.seq, "time": self.time}
+
+
 def event_from_json(obj: dict[str, Any]) -> Event:
-    """Rebuild an event from its JSON dict (the inverse of ``Event.to_json``)."""
-    cls = EVENT_TYPES.get(obj.get("type", ""))
+    """Rebuild an event from its JSON object (the inverse of ``Event.to_json``).
+
+    The compatibility rules of docs/trace.md: fields this reader does not know are ignored; an
+    unknown event type, or a value outside a vocabulary, gives an ``UnknownEvent``; anything
+    else malformed (not an object, no type, a required field missing, a wrong JSON type)
+    raises ValueError or TypeError.
+    """
+    if not isinstance(obj, dict):
+        raise TypeError(f"an event is a JSON object, not {type(obj).__name__}")
+    kind = obj.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("the event has no type")
+    cls = EVENT_TYPES.get(kind)
     if cls is None:
-        raise ValueError(f"unknown event type {obj.get('type')!r}")
+        return _opaque(obj, f"unknown event type {kind!r}")
+    try:
+        return _build(cls, obj)
+    except _UnknownValue as exc:
+        return _opaque(obj, str(exc))
+
+
+class _UnknownValue(ValueError):
+    """A value outside a vocabulary this reader knows: the event is kept opaque, not refused."""
+
+
+Convert = Callable[[Any], Any]
+_READERS: dict[type, tuple[tuple[str, Convert | None], ...]] = {}
+
+
+def _build(cls: type[Any], obj: Any) -> Any:
+    """An event (or a nested WorldHost, DsnFieldLink) from its JSON object."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"{cls.__name__} is a JSON object, not {type(obj).__name__}")
     kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in obj:
-            continue
-        kwargs[f.name] = _from_jsonable(f.type, obj[f.name])
+    for name, convert in _readers(cls):
+        if name in obj:
+            try:
+                kwargs[name] = obj[name] if convert is None else convert(obj[name])
+            except TypeError as exc:
+                raise TypeError(f"{name}: {exc}") from None
     return cls(**kwargs)
 
 
-def _from_jsonable(annotation: Any, value: Any) -> Any:
-    ann = str(annotation)
-    if ann == "bytes":
-        return value.encode("latin-1")
-    if ann == "Stage":
-        return Stage(value)
-    if ann == "Direction":
-        return Direction(value)
-    if ann == "Side":
-        return Side(value)
-    if ann == "Outcome":
-        return Outcome(value)
-    if ann.startswith("tuple") and isinstance(value, list):
-        return tuple(value)
+def _readers(cls: type[Any]) -> tuple[tuple[str, Convert | None], ...]:
+    """Each field of a dataclass with the function that rebuilds it from JSON (None: as is)."""
+    readers = _READERS.get(cls)
+    if readers is None:
+        hints = get_type_hints(cls)
+        readers = tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+        _READERS[cls] = readers
+    return readers
+
+
+def _converter(hint: Any) -> Convert | None:
+    """How to rebuild (and check) a value of type ``hint`` from JSON; None: taken as it is."""
+    if hint is bytes:
+        return _bytes_from_json
+    if hint in _PLAIN:
+        return functools.partial(_plain_from_json, _PLAIN[hint])
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return functools.partial(_enum_from_json, hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return functools.partial(_build, hint)
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple:
+        return functools.partial(_tuple_from_json, _converter(args[0]))
+    if origin is dict:
+        return functools.partial(_dict_from_json, _converter(args[1]))
+    if origin is types.UnionType:  # X | None
+        inner = [a for a in args if a is not type(None)]
+        convert = _converter(inner[0]) if len(inner) == 1 else None
+        return None if convert is None else functools.partial(_optional_from_json, convert)
+    return None
+
+
+# JSON has one number type: a float field may be written as 1, an int field never as 1.5.
+_PLAIN: dict[Any, tuple[type, ...]] = {str: (str,), bool: (bool,), int: (int,), float: (int, float)}
+
+
+def _plain_from_json(accepted: tuple[type, ...], value: Any) -> Any:
+    if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+        raise TypeError(f"expected {accepted[-1].__name__}, not {type(value).__name__}")
     return value
+
+
+def _bytes_from_json(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"bytes are a latin-1 string, not {type(value).__name__}")
+    return value.encode("latin-1")
+
+
+def _enum_from_json(enum: type[StrEnum], value: Any) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        raise _UnknownValue(f"{value!r} is not a {enum.__name__} this reader knows") from None
+
+
+def _tuple_from_json(convert: Convert | None, value: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, not {type(value).__name__}")
+    return tuple(value) if convert is None else tuple(convert(v) for v in value)
+
+
+def _dict_from_json(convert: Convert | None, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, not {type(value).__name__}")
+    return dict(value) if convert is None else {k: convert(v) for k, v in value.items()}
+
+
+def _optional_from_json(convert: Convert, value: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+def _opaque(obj: dict[str, Any], problem: str) -> UnknownEvent:
+    """An UnknownEvent with the header fields that can be read (the others keep defaults)."""
+    header: dict[str, Any] = {}
+    for name, convert in _readers(Event):
+        if name in obj:
+            try:
+                header[name] = obj[name] if convert is None else convert(obj[name])
+            except (ValueError, TypeError):
+                continue
+    return UnknownEvent(**header, original_type=str(obj["type"]), problem=problem, data=dict(obj))
 
 
 # --------------------------------------------------------------------------- the bus
@@ -575,6 +781,19 @@ def write_trace(path: Path, header: TraceHeader, events: Iterable[Event]) -> Non
             recorder(event)
 
 
+# Reading an older version: UPGRADES[n] turns an event object of version n into one of
+# version n + 1, so every version ever written keeps reading (docs/trace.md, "Versions").
+# Version 1 is the first, so there is nothing to upgrade yet.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def upgrade_event(obj: Any, version: int) -> Any:
+    """An event object of trace ``version`` as the current version writes it."""
+    for step in range(version, TRACE_VERSION):
+        obj = UPGRADES[step](obj)
+    return obj
+
+
 def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
     """Load a recorded trace; raise TraceFormatError naming the file and line on bad input."""
     try:
@@ -591,19 +810,25 @@ def read_trace(path: Path) -> tuple[TraceHeader, list[Event]]:
         raise TraceFormatError(f"{path}:1: not JSON ({exc.msg})") from exc
     if not isinstance(first, dict) or first.get("trace") != TRACE_FORMAT:
         raise TraceFormatError(f"{path}:1: not a smtp-tutor trace (missing trace header)")
-    if first.get("version") != TRACE_VERSION:
+    version = first.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TraceFormatError(f"{path}:1: trace version {version!r} is not one smtp-tutor writes")
+    if version > TRACE_VERSION:
         raise TraceFormatError(
-            f"{path}:1: trace version {first.get('version')!r}, this tutor reads {TRACE_VERSION}"
+            f"{path}:1: trace version {version} is newer than this smtp-tutor reads "
+            f"(version {TRACE_VERSION}); replay it with the smtp-tutor that recorded it, or newer"
         )
     header = TraceHeader(
-        scenario=str(first.get("scenario", "")), started=str(first.get("started", ""))
+        scenario=str(first.get("scenario", "")),
+        started=str(first.get("started", "")),
+        version=version,
     )
     events: list[Event] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
-            events.append(event_from_json(json.loads(line)))
+            events.append(event_from_json(upgrade_event(json.loads(line), version)))
         except json.JSONDecodeError as exc:
             raise TraceFormatError(f"{path}:{number}: not JSON ({exc.msg})") from exc
         except (ValueError, TypeError, AttributeError) as exc:

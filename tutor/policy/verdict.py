@@ -14,27 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from tutor.trace import PolicyVerdict, Stage
+from tutor.trace import PolicyAction, PolicyCheck, PolicyResult, PolicyVerdict, Stage
 
+# The trace's vocabulary is the policy's: what a check asks for is what the trace records.
+Action = PolicyAction
 
-class Action(StrEnum):
-    """What a check asks the receiver to do with the message (the strongest one wins)."""
-
-    NONE = "none"  # carry on; the result is only recorded (e.g. in a header)
-    DEFER = "defer"  # 4xx: try again later (greylisting, DNS temperror)
-    QUARANTINE = "quarantine"  # accept, but deliver into Junk (DMARC p=quarantine)
-    REJECT = "reject"  # 5xx: refuse the message
-
-    @property
-    def severity(self) -> int:
-        """Order for combining the actions of several checks: reject > defer > quarantine."""
-        return _SEVERITY[self]
-
-
+# Order for combining the actions of several checks: reject > defer > quarantine > none.
 _SEVERITY = {Action.NONE: 0, Action.QUARANTINE: 1, Action.DEFER: 2, Action.REJECT: 3}
 
 
@@ -119,13 +107,13 @@ class Verdict:
             session=session,
             stage=Stage.FILTERING,
             explain=explain or f"policy.{self.check}.{self.result}",
-            check=self.check,
-            result=self.result,
+            check=PolicyCheck(self.check),
+            result=PolicyResult(self.result),
             reasons=self.reasons,
-            action=str(self.action),
+            action=self.action,
         )
 
 
 def strongest_action(verdicts: tuple[Verdict, ...] | list[Verdict]) -> Action:
     """The action the receiver should take when several checks have spoken."""
-    return max((v.action for v in verdicts), key=lambda a: a.severity, default=Action.NONE)
+    return max((v.action for v in verdicts), key=_SEVERITY.__getitem__, default=Action.NONE)

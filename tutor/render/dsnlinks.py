@@ -41,14 +41,8 @@ def dsn_links(event: Bounce) -> list[DsnLink]:
     """
     grouped: dict[tuple[str, int, str], list[str]] = {}
     for link in event.links:
-        value = str(link.get("value", "") or "")
-        name = str(link.get("field", ""))
-        key = (
-            str(link.get("recipient", "")),
-            int(link.get("seq", 0) or 0),
-            str(link.get("source", "")),
-        )
-        grouped.setdefault(key, []).append(f"{name}: {value}" if value else name)
+        text = f"{link.field}: {link.value}" if link.value else link.field
+        grouped.setdefault((link.recipient, link.seq, link.source), []).append(text)
     return [
         DsnLink(recipient, seq, source, tuple(fields))
         for (recipient, seq, source), fields in grouped.items()

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tutor.trace import Bounce, Event, QueueChange, RecipientResult
+from tutor.trace import (
+    Bounce,
+    BounceAction,
+    Event,
+    Outcome,
+    QueueChange,
+    QueueState,
+    RecipientResult,
+)
 
 WIDTH = 100
 
@@ -44,17 +52,17 @@ def build_timelines(events: Iterable[Event]) -> list[Timeline]:
     for event in events:
         if isinstance(event, QueueChange):
             line = timelines.get(event.queue_id)
-            if event.state == "incoming" and line is None:
+            if event.state == QueueState.INCOMING and line is None:
                 timelines[event.queue_id] = Timeline(event.queue_id, event.time)
             elif line is None:
                 continue
-            elif event.state == "active" and event.reason != "recovered after restart":
+            elif event.state == QueueState.ACTIVE and event.reason != "recovered after restart":
                 line.attempts.append(Attempt(len(line.attempts) + 1, event.time))
-            elif event.state == "deferred" and line.attempts:
+            elif event.state == QueueState.DEFERRED and line.attempts:
                 line.attempts[-1].next_at = event.next_attempt
-            elif event.state == "removed" and line.attempts:
+            elif event.state == QueueState.REMOVED and line.attempts:
                 last = line.attempts[-1]
-                if not last.notes and all(r.outcome == "delivered" for r in last.results):
+                if not last.notes and all(r.outcome == Outcome.DELIVERED for r in last.results):
                     last.notes.append("delivered: removed from the queue")
         elif isinstance(event, RecipientResult):
             line = timelines.get(event.queue_id)
@@ -63,7 +71,8 @@ def build_timelines(events: Iterable[Event]) -> list[Timeline]:
         elif isinstance(event, Bounce):
             line = timelines.get(event.queue_id)
             if line is not None and line.attempts:
-                what = "delay warning" if event.action == "delayed" else "returned to sender"
+                delayed = event.action == BounceAction.DELAYED
+                what = "delay warning" if delayed else "returned to sender"
                 line.attempts[-1].notes.append(f"{what}: DSN {event.dsn_queue_id}")
     return list(timelines.values())
 

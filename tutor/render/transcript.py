@@ -31,6 +31,7 @@ from pygments.formatters import Terminal256Formatter, TerminalFormatter
 from tutor.render.dsnlinks import dsn_links
 from tutor.render.explain import explain_event
 from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, TranscriptStyle
+from tutor.render.runverdict import AS_EXPECTED, NOT_AS_EXPECTED, run_verdict
 from tutor.render.timeline import compact_span
 from tutor.trace import (
     AuthResult,
@@ -42,7 +43,9 @@ from tutor.trace import (
     Event,
     LogLine,
     Note,
+    NoteLevel,
     Outcome,
+    PolicyAction,
     PolicyVerdict,
     QueueChange,
     RecipientResult,
@@ -54,6 +57,7 @@ from tutor.trace import (
     TcpConnect,
     TlsHandshake,
     TraceHeader,
+    UnknownEvent,
 )
 
 WIDTH = 80
@@ -315,15 +319,15 @@ def _format_delivery(event: Delivery, width: int, _: int) -> list[str]:
 
 
 def _format_note(event: Note, width: int, _: int) -> list[str]:
-    if event.level == "warning":
+    if event.level == NoteLevel.WARNING:
         return _tagged("warn", f"!! {event.text}", width)
-    if event.level == "error":
+    if event.level == NoteLevel.ERROR:
         return _tagged("error", f"!! {event.text}", width)
     return _tagged("note", event.text, width)
 
 
 def _format_policy(event: PolicyVerdict, width: int, _: int) -> list[str]:
-    action = "" if event.action == "none" else f" → {event.action}"
+    action = "" if event.action == PolicyAction.NONE else f" → {event.action}"
     lines = _tagged("policy", f"{event.check} = {event.result}{action}", width)
     for reason in event.reasons:
         lines.extend(_tagged("policy", f"  · {reason}", width))
@@ -357,20 +361,15 @@ def _format_started(event: ScenarioStarted, width: int, _: int) -> list[str]:
     title = f" — {event.title}" if event.title else ""
     lines = [_rule(f"══ scenario {event.name}{title} ", width, "═")]
     for host in event.hosts:
-        name = host.get("name", "?")
-        address = host.get("address", "")
-        role = host.get("role", "")
-        ports = host.get("ports", {})
-        port_text = ""
-        if isinstance(ports, dict) and ports:
-            port_text = " " + " ".join(f"{k}={v}" for k, v in ports.items())
-        lines.extend(_tagged("run", f"{name} {address} ({role}){port_text}", width))
+        port_text = "".join(f" {service}={port}" for service, port in host.ports.items())
+        lines.extend(_tagged("run", f"{host.name} {host.address} ({host.role}){port_text}", width))
     return lines
 
 
 def _format_finished(event: ScenarioFinished, width: int, _: int) -> list[str]:
-    verdict = {"as expected": "as expected ✓", "NOT as expected": "!! NOT as expected"}.get(
-        event.verdict, event.verdict
+    words = run_verdict(event)
+    verdict = {AS_EXPECTED: f"{AS_EXPECTED} ✓", NOT_AS_EXPECTED: f"!! {NOT_AS_EXPECTED}"}.get(
+        words, words
     )
     lines = [_rule(f"══ finished {event.name}: {verdict} ", width, "═")]
     for recipient, outcome in event.outcomes.items():
@@ -379,6 +378,12 @@ def _format_finished(event: ScenarioFinished, width: int, _: int) -> list[str]:
     for mismatch in event.mismatches:
         lines.extend(_tagged("run", f"!! {mismatch}", width))
     return lines
+
+
+def _format_opaque(event: UnknownEvent, width: int, _: int) -> list[str]:
+    # A newer tutor wrote it (docs/trace.md, "Compatibility"): say so rather than guess.
+    text = f"{event.original_type} event, not known to this tutor: {event.problem}"
+    return _tagged("unknown", text, width)
 
 
 def _format_unknown(event: Event, width: int, _: int) -> list[str]:
@@ -406,6 +411,7 @@ _FORMATTERS = {
     LogLine: _format_log,
     ScenarioStarted: _format_started,
     ScenarioFinished: _format_finished,
+    UnknownEvent: _format_opaque,
 }
 
 
@@ -479,7 +485,7 @@ class TranscriptRenderer:
             return []
         self._learn_names(event)
         if isinstance(event, ScenarioStarted):
-            self._world_addresses = {str(h.get("address", "")) for h in event.hosts}
+            self._world_addresses = {h.address for h in event.hosts}
         if self.show_server_side:
             return self._emit(event)
         if isinstance(event, DnsQuery | DnsAnswer):

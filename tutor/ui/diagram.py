@@ -40,8 +40,8 @@ def columns_for(events: Sequence[Event]) -> list[str]:
     for event in events:
         if isinstance(event, ScenarioStarted):
             by_role = {"client": 0, "outbound": 1, "gateway": 3, "mx": 4}
-            hosts = sorted(event.hosts, key=lambda h: by_role.get(str(h.get("role")), 5))
-            names = [str(h["name"]) for h in hosts]
+            hosts = sorted(event.hosts, key=lambda h: by_role.get(h.role, 5))
+            names = [h.name for h in hosts]
             break
     for event in events:
         for name in _hosts_of(event):

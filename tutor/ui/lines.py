@@ -18,6 +18,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
+from tutor.render.runverdict import run_verdict
 from tutor.trace import (
     AuthResult,
     Bounce,
@@ -28,6 +29,7 @@ from tutor.trace import (
     Event,
     LogLine,
     Note,
+    NoteLevel,
     PolicyVerdict,
     QueueChange,
     RecipientResult,
@@ -37,6 +39,7 @@ from tutor.trace import (
     TcpClose,
     TcpConnect,
     TlsHandshake,
+    UnknownEvent,
 )
 
 
@@ -82,7 +85,7 @@ def host_labels(events: Sequence[Event]) -> HostLabels:
     started = events[0] if events else None
     if not isinstance(started, ScenarioStarted):
         return FIRST_LABELS
-    return _labels_for(tuple(str(h.get("name", "")) for h in started.hosts))
+    return _labels_for(tuple(h.name for h in started.hosts))
 
 
 def arrow(event: SmtpLine) -> str:
@@ -134,13 +137,15 @@ def event_body(event: Event) -> str:
     if isinstance(event, LogLine):
         return f"{event.program}: {event.text}"
     if isinstance(event, Note):
-        mark = {"warning": "⚠ ", "error": "✗ "}.get(event.level, "")
+        mark = {NoteLevel.WARNING: "⚠ ", NoteLevel.ERROR: "✗ "}.get(event.level, "")
         return f"{mark}{event.text}"
     if isinstance(event, ScenarioStarted):
         return f"scenario {event.name} started: {event.title}"
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
-        return f"finished, {event.verdict}: {outcomes}"
+        return f"finished, {run_verdict(event)}: {outcomes}"
+    if isinstance(event, UnknownEvent):
+        return f"{event.original_type} event, not known to this tutor"
     return event.type
 
 

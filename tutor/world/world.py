@@ -25,6 +25,7 @@ from tutor.trace import (
     ScenarioFinished,
     ScenarioStarted,
     Trace,
+    WorldHost,
 )
 from tutor.world.certs import WorldCA
 from tutor.world.context import WorldContext
@@ -172,7 +173,7 @@ class World:
                 name=scenario.name,
                 title=scenario.title,
                 hosts=tuple(
-                    {"name": h.name, "address": h.address, "role": h.role, "ports": h.ports}
+                    WorldHost(name=h.name, address=h.address, role=h.role, ports=h.ports)
                     for h in self._host_infos()
                 ),
             )
@@ -237,7 +238,7 @@ class World:
                 host=outbound.name,
                 name=scenario.name,
                 ok=result.ok,
-                outcomes={r: str(o) for r, o in result.outcomes.items()},
+                outcomes=dict(result.outcomes),
                 mismatches=tuple(result.mismatches),
                 unjudged=tuple(result.unjudged),
             )

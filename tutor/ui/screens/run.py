@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from tutor.render.runverdict import AS_EXPECTED, run_verdict
 from tutor.run import resolve_scenario
 from tutor.scenario import Scenario
 from tutor.trace import Bounce, Event, ScenarioFinished, ScenarioStarted
@@ -425,7 +426,8 @@ class RunScreen(Screen[None]):
         ending = ""
         if finished is not None:
             outcomes = ", ".join(f"{r}: {o}" for r, o in finished.outcomes.items())
-            verdict = "" if finished.verdict == "as expected" else f" · {finished.verdict}"
+            words = run_verdict(finished)
+            verdict = "" if words == AS_EXPECTED else f" · {words}"
             ending = f"■ finished: {outcomes}{verdict}"
         else:
             source = session.source

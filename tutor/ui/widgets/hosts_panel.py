@@ -3,40 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
+
+from tutor.trace import WorldHost
 
 PORT_LABELS = {"submission": "sub", "submissions": "subs"}
 ROLE_MARKS = {"client": "⌨", "outbound": "⇪", "mx": "✉", "gateway": "⛨", "dns": "⚲"}
 
 
-def hosts_text(hosts: Sequence[dict[str, Any]], dns: str = "") -> Text:
+def hosts_text(hosts: Sequence[WorldHost], dns: str = "") -> Text:
     """One line per host (mark, name, address, role), its ports indented on the next line.
 
     Two lines per host keep everything readable in a 40-column side pane.
     """
     text = Text(no_wrap=True, overflow="ellipsis")
-    rows = [
-        (str(h.get("name", "")), str(h.get("address", "")), str(h.get("role", "")), h)
-        for h in hosts
-    ]
+    rows = list(hosts)
     if dns:
-        rows.append(("DNS server", dns, "dns", {"role": "dns", "ports": {}}))
-    for number, (name, address, role, host) in enumerate(rows):
+        rows.append(WorldHost(name="DNS server", address=dns, role="dns"))
+    for number, host in enumerate(rows):
         if number:
             text.append("\n")
-        text.append(f"{ROLE_MARKS.get(role, ' ')} ")
-        text.append(name, style="bold")
-        text.append(f"  {address}  {role}", style="")
-        ports = host.get("ports") or {}
-        if ports:
+        text.append(f"{ROLE_MARKS.get(host.role, ' ')} ")
+        text.append(host.name, style="bold")
+        text.append(f"  {host.address}  {host.role}", style="")
+        if host.ports:
             text.append(
-                "\n    " + " · ".join(f"{PORT_LABELS.get(k, k)} {v}" for k, v in ports.items()),
+                "\n    "
+                + " · ".join(f"{PORT_LABELS.get(k, k)} {v}" for k, v in host.ports.items()),
                 style="dim",
             )
-        elif role not in ("client", "dns"):
+        elif host.role not in ("client", "dns"):
             text.append("\n    ✗ down: connections refused")
     return text
 
@@ -46,7 +44,7 @@ class HostsPanel(Static):
 
     _shown: object = None
 
-    def show(self, hosts: Sequence[dict[str, Any]], dns: str = "") -> None:
+    def show(self, hosts: Sequence[WorldHost], dns: str = "") -> None:
         key = (repr(hosts), dns)
         if key == self._shown:
             return

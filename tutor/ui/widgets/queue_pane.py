@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from tutor.render.dsnlinks import DsnLink, dsn_links
 from tutor.render.timeline import build_timelines, render_timeline
-from tutor.trace import Bounce, Event
+from tutor.trace import Bounce, BounceAction, Event
 
 NOTHING_QUEUED = "No message has entered the queue yet at this step."
 # Until the pane has been laid out it has no width; the wide side panel is about this wide.
@@ -94,7 +94,7 @@ class QueuePane(VerticalScroll):
             self._link_seqs = []
             links.clear_options()
             return
-        kind = "delay warning" if bounce.action == "delayed" else "non-delivery report"
+        kind = "delay warning" if bounce.action == BounceAction.DELAYED else "non-delivery report"
         heading.update(
             Text.assemble(
                 (f"DSN {bounce.dsn_queue_id}", "bold"),

@@ -32,7 +32,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from tutor.trace import DnsAnswer, DnsQuery, Note, Side, Stage
+from tutor.trace import DnsAnswer, DnsQuery, Note, NoteLevel, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.network import ensure_loopback, free_port_pair
 
@@ -430,5 +430,7 @@ class DnsServer:
 
     def _note(self, text: str, level: str) -> None:
         self.ctx.publish(
-            Note(host=self.name, stage=Stage.DNS, side=Side.SERVER, text=text, level=level)
+            Note(
+                host=self.name, stage=Stage.DNS, side=Side.SERVER, text=text, level=NoteLevel(level)
+            )
         )

@@ -29,13 +29,16 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tutor.clock import iso
 from tutor.trace import (
     Bounce,
+    BounceAction,
+    DsnFieldLink,
     Event,
     Note,
+    NoteLevel,
     Outcome,
     RecipientResult,
     Side,
@@ -272,7 +275,7 @@ class QueueRunner:
                 queue_id=message.queue_id,
                 dsn_queue_id=dsn_qid,
                 recipients=tuple(r.address for r in recipients),
-                action=str(action),
+                action=BounceAction(action),
                 links=self._links(message, report),
             )
         )
@@ -286,15 +289,14 @@ class QueueRunner:
             fixed.append(dataclasses.replace(rcpt, command=command))
         return dataclasses.replace(report, recipients=tuple(fixed))
 
-    def _links(self, message: QueuedMessage, report: DsnReport) -> tuple[dict[str, Any], ...]:
+    def _links(self, message: QueuedMessage, report: DsnReport) -> tuple[DsnFieldLink, ...]:
         """Each DSN field with the trace event it came from (seq), for the views to link."""
-        arrival = {
-            "recipient": "",
-            "field": "Arrival-Date",
-            "seq": self.spool.arrival_seq.get(message.queue_id, 0),
-            "source": f"{message.queue_id} entered the queue at {iso(message.arrival)}",
-        }
-        links: list[dict[str, Any]] = [arrival]
+        arrival = DsnFieldLink(
+            field="Arrival-Date",
+            seq=self.spool.arrival_seq.get(message.queue_id, 0),
+            source=f"{message.queue_id} entered the queue at {iso(message.arrival)}",
+        )
+        links: list[DsnFieldLink] = [arrival]
         for rcpt in report.recipients:
             seq, session = self._result_seq.get((message.queue_id, rcpt.address), (0, ""))
             command = self._commands.get((message.queue_id, rcpt.address), "")
@@ -312,13 +314,9 @@ class QueueRunner:
             }
             for name, value in values.items():
                 links.append(
-                    {
-                        "recipient": rcpt.address,
-                        "field": name,
-                        "value": value,
-                        "seq": seq,
-                        "source": source,
-                    }
+                    DsnFieldLink(
+                        recipient=rcpt.address, field=name, value=value, seq=seq, source=source
+                    )
                 )
         return tuple(links)
 
@@ -399,7 +397,13 @@ class QueueRunner:
 
     def _note(self, text: str, *, level: str = "info") -> None:
         self.ctx.publish(
-            Note(host=self.host.name, stage=Stage.QUEUE, side=Side.WORLD, text=text, level=level)
+            Note(
+                host=self.host.name,
+                stage=Stage.QUEUE,
+                side=Side.WORLD,
+                text=text,
+                level=NoteLevel(level),
+            )
         )
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.trace import Outcome, QueueChange, Stage
+from tutor.trace import QueueState as TracedQueueState  # these directories, and "removed"
 from tutor.world.queue.ids import new_queue_id
 from tutor.world.queue.retry import MTIME_SLACK, RetryPolicy
 
@@ -287,7 +288,7 @@ class Spool:
                 host=self.host,
                 stage=Stage.QUEUE,
                 queue_id=message.queue_id,
-                state=state,
+                state=TracedQueueState(state),
                 reason=reason,
                 next_attempt=next_attempt,
                 explain=f"queue.{state}",

@@ -29,6 +29,7 @@ from tutor.trace import (
     AuthResult,
     Direction,
     Note,
+    NoteLevel,
     Side,
     SmtpLine,
     Stage,
@@ -781,7 +782,7 @@ class SmtpClient:
 
     def note(self, text: str, *, stage: Stage, level: str = "info") -> None:
         """Publish a plain statement in this client's session (used by the MTA and submit)."""
-        self._publish(Note(stage=stage, text=text, level=level))
+        self._publish(Note(stage=stage, text=text, level=NoteLevel(level)))
 
 
 def _with_header(event: Any, **header: Any) -> Any:

@@ -20,7 +20,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
 from tutor.runstate import PendingStep, StepKind
-from tutor.trace import Note, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Note, NoteLevel, Outcome, RecipientResult, Side, Stage
 from tutor.world.dns.resolver import DnsTemporaryError, MxAnswer
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import (
@@ -535,7 +535,7 @@ class OutboundMta:
                 session=session,
                 side=Side.CLIENT,
                 text=text,
-                level=level,
+                level=NoteLevel(level),
             )
         )
 

@@ -41,7 +41,7 @@ from tutor.policy.authresults import SpfSummary, build_header
 from tutor.policy.dnsapi import ResolverLookup
 from tutor.policy.verdict import Action, Verdict
 from tutor.scenario import Check, HostSpec, Role, Scenario
-from tutor.trace import Note, Side, Stage
+from tutor.trace import Note, NoteLevel, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.smtp.mailbox import JUNK
 from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy
@@ -120,7 +120,7 @@ class FilterPolicy(Policy):
                 session=client.session,
                 side=Side.SERVER,
                 text=text,
-                level=level,
+                level=NoteLevel(level),
             )
         )
 

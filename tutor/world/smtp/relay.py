@@ -18,7 +18,7 @@ import ssl
 from dataclasses import dataclass
 
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Note, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Note, NoteLevel, Outcome, RecipientResult, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import SmtpClient, SmtpError
@@ -169,7 +169,13 @@ class Relay:
 
     def note(self, text: str, *, level: str = "info") -> None:
         self.ctx.publish(
-            Note(host=self.host.name, stage=Stage.QUEUE, side=Side.CLIENT, text=text, level=level)
+            Note(
+                host=self.host.name,
+                stage=Stage.QUEUE,
+                side=Side.CLIENT,
+                text=text,
+                level=NoteLevel(level),
+            )
         )
 
 

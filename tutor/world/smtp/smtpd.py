@@ -42,6 +42,7 @@ from tutor.trace import (
     Direction,
     Event,
     Note,
+    NoteLevel,
     Side,
     SmtpLine,
     Stage,
@@ -694,7 +695,9 @@ class TracedSMTP(SMTP):
         if isinstance(error, TLSSetupException):
             return "454 4.7.0 TLS not available due to local problem"
         # A bug in a handler must show in the trace, not vanish into a log.
-        self._publish(Note(stage=self._stage, level="error", text=f"server error: {error!r}"))
+        self._publish(
+            Note(stage=self._stage, level=NoteLevel.ERROR, text=f"server error: {error!r}")
+        )
         if self._command == "DATA":
             return "451 4.3.0 Error: queue file write error"
         return "451 4.3.0 Error: command failed"
