@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
     COMMAND_STAGES,
     AuthResult,
@@ -623,6 +624,7 @@ class SmtpClient:
             receiver=self.server_name,
             encrypted=self.encrypted,
             is_payload=payload,
+            explain=smtp_line_key(Direction.CLIENT_TO_SERVER, data, stage=stage, payload=payload),
         )
         try:
             writer.write(data)
@@ -672,6 +674,7 @@ class SmtpClient:
                     sender=self.server_name,
                     receiver=self.host_name,
                     encrypted=self.encrypted,
+                    explain=smtp_line_key(Direction.SERVER_TO_CLIENT, line),
                 )
             )
             raw_lines.append(line)
