@@ -174,3 +174,25 @@ def test_the_spotlight_words_an_event_as_the_transcript_does() -> None:
     )
     (line,) = render_event(query)
     assert event_body(query) == line.removeprefix("[dns]").strip()
+
+
+async def test_an_auth_login_answer_is_keyed_as_one_by_both_ends(start_world) -> None:
+    from tutor.world.network import Service
+    from tutor.world.sender.client import SmtpClient
+
+    async with start_world("hello") as world:
+        server = world.ctx.plan.host("smtp.example.org")
+        client = SmtpClient(world.ctx, host_name="laptop.example.org", session="lab")
+        await client.connect("smtp.example.org", server.address, server.ports[Service.SUBMISSION])
+        await client.ehlo()
+        await client.starttls()
+        await client.ehlo()
+        reply = await client.auth("LOGIN", "alice@example.org", "wonderland")
+        await client.quit()
+    assert reply.code == 235
+    # the scenario never ran: every line is this session's, recorded once by each end
+    lines = world.trace.of_type(SmtpLine)
+    answers = [e for e in lines if e.direction is C2S and e.stage is Stage.AUTH]
+    by_side = {side: [e.explain for e in answers if e.side is side] for side in Side}
+    expected = ["command.auth", "smtp.auth_response", "smtp.auth_response"]
+    assert by_side[Side.CLIENT] == expected and by_side[Side.SERVER] == expected
