@@ -308,3 +308,14 @@ def test_a_verdict_from_a_run_is_explained_by_its_result_and_keeps_the_checks_ba
     assert "RFC 7208 §2.6.5" in explained.summary
     assert any("v=spf1" in p for p in explained.body)  # the SPF topic is still there
     assert ("reason", "~all matched") in explained.breakdown
+
+
+def test_lines_that_are_no_command_or_reply_are_explained_from_the_data_file() -> None:
+    data = explanations()
+    unknown = explain_command("HAVE A NICE DAY")
+    assert unknown.body == data.get("smtp", "unknown_command").paragraphs
+    not_a_reply = explain_reply("hello there")
+    assert not_a_reply.title == "Not an SMTP reply"
+    assert ("line", "'hello there'") in not_a_reply.breakdown
+    answer = explain_command("YWxpY2U=")  # a lone base64 word: the answer to a 334
+    assert answer.title == "AUTH response (base64)" and "RFC 4954 §4" in answer.summary

@@ -365,7 +365,7 @@ def test_docs_list_every_value_of_every_vocabulary() -> None:
 
 
 def test_every_queue_state_and_bounce_action_has_its_explanation() -> None:
-    from tutor.render.explain import explain_key
+    from tutor.render.explain import explanations
 
     keys = [*(f"queue.{s}" for s in QueueState), *(f"bounce.{a}" for a in BounceAction)]
-    assert [key for key in keys if explain_key(key) is None] == []
+    assert [key for key in keys if explanations().lookup(key) is None] == []

@@ -1,34 +1,38 @@
 """Explanations of trace events, SMTP commands and replies, read from tutor/data/explanations.toml.
 
 The words live in a data file (STYLE.md: explanations are data, not strings in widgets); this
-module only parses lines, picks the right entries and assembles an ``Explanation`` that every
-view (plain transcript, TUI, quizzes) can show in its own way.
+module only picks the right entries, takes codes and lines apart, and assembles an
+``Explanation`` that every view (plain transcript, TUI, quizzes) can show in its own way.
+
+Every event is explained through its explain key: ``explain_event`` asks ``key_of`` for the
+key the world gave it ("reply.550", "dns.nxdomain", "outcome.deferred") and ``explain`` turns
+the entry that key names into an explanation, with the event for its particulars. Views never
+decide for themselves what an event or a line is.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
     AuthResult,
-    Bounce,
-    Delivery,
     DnsAnswer,
     DnsQuery,
     Event,
     Note,
     PolicyVerdict,
-    QueueChange,
     RecipientResult,
     SmtpLine,
-    TcpClose,
     TcpConnect,
     TlsHandshake,
 )
@@ -44,10 +48,12 @@ TABLES = (
     "enhanced_subject",
     "enhanced",
     "extension",
+    "smtp",
     "dns_type",
-    "dns_rcode",
+    "dns",
     "tls",
     "event",
+    "outcome",
     "topic",
     "log",
     "queue",
@@ -252,10 +258,14 @@ def explain_reply(text: str, stage: str = "") -> Explanation:
     code means something particular there, a ``reply_in`` entry leads: 220 to STARTTLS is not
     a greeting, and 250 after the final dot is the moment responsibility changes hands.
     """
-    data = explanations()
     parsed = parse_reply(text)
     if parsed is None:
-        return _generic(f"Not an SMTP reply: {text.strip()[:60]!r}")
+        return _not_a_reply(text)
+    return _reply(parsed, stage)
+
+
+def _reply(parsed: ParsedReply, stage: str) -> Explanation:
+    data = explanations()
     code = parsed.code
     entry = data.get("reply", code)
     context = data.get("reply_in", f"{code}.{stage}") if stage else None
@@ -367,46 +377,37 @@ def explain_enhanced(code: str) -> Explanation:
 
 
 def explain_command(line: str) -> Explanation:
-    """Explain one client line: the command, its arguments and ESMTP parameters."""
-    data = explanations()
+    """Explain one client line typed or quoted anywhere: the command, its arguments, parameters.
+
+    Lines of a trace are explained by their key instead (``explain_event``); a line given as
+    text alone can only be taken apart, so a lone base64 word counts as an AUTH answer here.
+    """
     stripped = line.strip("\r\n")
     verb = command_verb(stripped)
-    entry = data.get("command", verb)
+    word = stripped.strip()
+    unknown = explanations().get("command", verb) is None
+    if unknown and " " not in word and _b64(word) is not None:
+        return _auth_response()
+    return _command(stripped, verb)
+
+
+def _command(line: str, verb: str) -> Explanation:
+    entry = explanations().get("command", verb)
     if entry is None:
-        if _b64(stripped.strip()) is not None and " " not in stripped.strip():
-            return Explanation(
-                title="AUTH response (base64)",
-                body=(
-                    "A base64 line sent in answer to a 334 challenge during AUTH. Base64 is an "
-                    "encoding, not encryption.",
-                ),
-                breakdown=(("base64", "an AUTH answer; not shown decoded"),),
-                rfc=("RFC 4954 §4",),
-                summary="AUTH answer, base64 (an encoding, not encryption) · RFC 4954 §4",
-            )
-        return Explanation(
-            title=f"{verb or 'empty line'}: not an SMTP command",
-            body=(
-                f"{verb!r} is not a command of RFC 5321 or its common extensions. A real "
-                "server answers 500 5.5.2 (command not recognized) and keeps the session open.",
-            ),
-            next_step="Expect 500; send a valid command.",
-            rfc=("RFC 5321 §4.2.2",),
-            summary=f"{verb or '(empty)'} = not an SMTP command (expect 500) · RFC 5321 §4.2.2",
-        )
+        return _unknown_command(verb)
     breakdown: list[tuple[str, str]] = [(verb, entry.short)]
     body = list(entry.paragraphs)
     rfc = list(entry.rfc)
-    argument = stripped.split(" ", 1)[1] if " " in stripped else ""
+    argument = line.split(" ", 1)[1] if " " in line else ""
     if verb in ("MAIL", "RCPT"):
-        address = re.search(r"<[^>]*>", stripped)
+        address = re.search(r"<[^>]*>", line)
         if address:
             label = "reverse-path" if verb == "MAIL" else "forward-path"
             path = address.group(0)
             if path == "<>":
                 path = "<> (empty: a bounce, which must never cause another bounce)"
             breakdown.append((label, path))
-            for name, value in _PARAM_RE.findall(stripped[address.end() :]):
+            for name, value in _PARAM_RE.findall(line[address.end() :]):
                 breakdown.append(_parameter(name, value, rfc))
     elif verb == "AUTH" and argument:
         mechanism = argument.split(" ", 1)[0].upper()
@@ -435,121 +436,156 @@ def explain_command(line: str) -> Explanation:
     )
 
 
-def explain_key(key: str) -> Explanation | None:
-    """The entry an event's ``explain`` key names ("topic.greylisting", "reply.550", ...)."""
-    entry = explanations().lookup(key)
-    return _from_entry(entry) if entry else None
+def _unknown_command(verb: str) -> Explanation:
+    entry = _required("smtp", "unknown_command")
+    title = entry.title[:1].lower() + entry.title[1:]
+    return Explanation(
+        title=f"{verb or 'empty line'}: {title}",
+        body=entry.paragraphs,
+        next_step=entry.next,
+        rfc=entry.rfc,
+        summary=f"{verb or '(empty)'} = {entry.short} · {', '.join(entry.rfc[:2])}",
+    )
+
+
+def _auth_response() -> Explanation:
+    explained = _from_entry(_required("smtp", "auth_response"))
+    return _with(explained, breakdown=(("base64", "an AUTH answer; not shown decoded"),))
+
+
+def _not_a_reply(text: str) -> Explanation:
+    explained = _from_entry(_required("smtp", "not_a_reply"))
+    return _with(explained, breakdown=(("line", repr(text.strip()[:60])),))
+
+
+def _payload(event: SmtpLine) -> Explanation:
+    entry = _required("smtp", "payload")
+    header_count = 0
+    for line in event.text.split("\n"):
+        if not line.strip("\r"):
+            break
+        if not line[:1].isspace():
+            header_count += 1
+    return Explanation(
+        title=entry.title,
+        body=entry.paragraphs,
+        breakdown=(
+            ("headers", f"{header_count} header field(s) before the blank line"),
+            ("size", f"{len(event.data)} bytes"),
+            ("end", "a line with a single dot: <CRLF>.<CRLF>"),
+        ),
+        next_step=entry.next,
+        rfc=entry.rfc,
+        summary=f"message content: {header_count} headers, blank line, body · {entry.rfc[0]}",
+    )
 
 
 # --------------------------------------------------------------------------- events
 
 
 def explain_event(event: Event) -> Explanation:
-    """Explain any trace event; unknown events get a generic explanation, never an exception."""
+    """The explanation of any trace event: what its key names, with the event's particulars.
+
+    This is the one door every view (transcript, TUI, quizzes) asks. An event the tables know
+    nothing about gets a generic explanation, never an exception.
+    """
     try:
-        explanation = _explain_event(event)
+        return explain(key_of(event), event)
     except Exception as exc:  # a view must never crash on explaining; say what went wrong
         return _generic(f"No explanation available ({type(exc).__name__}: {exc})")
+
+
+def key_of(event: Event) -> str:
+    """The event's explain key: the one the world gave it, else the one its kind would have.
+
+    The world keys every SMTP line, DNS step, outcome, verdict, queue change and log line; a
+    trace recorded before SMTP lines carried a key, and the kinds the world does not key
+    (TCP, TLS, AUTH results, deliveries, notes), get their key here.
+    """
     if event.explain:
-        specific = explain_key(event.explain)
-        if specific:
-            # The event's own key names exactly what happened (qmgr's line, a deferral): it
-            # leads, and the explanation of the event's kind adds the general background.
-            explanation = _merge(specific, explanation)
-    return explanation
+        return event.explain
+    derive = _UNKEYED.get(type(event))
+    return derive(event) if derive else f"event.{event.type}"
 
 
-def _explain_event(event: Event) -> Explanation:
-    data = explanations()
-    if isinstance(event, SmtpLine):
-        if event.is_payload:
-            return _payload_explanation(event)
-        if event.direction.value == "s>c":
-            return explain_reply(event.text, event.stage.value)
-        return explain_command(event.text)
+def explain(key: str, event: Event | None = None) -> Explanation:
+    """The explanation ``key`` names; ``event`` adds its particulars (codes, records, reasons).
+
+    The key's table decides how its entry is taken apart (an SMTP line by its command or
+    reply code, a DNS answer with its records, an outcome with the deciding reply); the kind
+    of event then adds its general background, the [event.<type>] entry, after the key's own
+    words.
+    """
+    table, _, name = key.partition(".")
+    build = _BY_TABLE.get(table)
+    lead = build(name, event) if build else _from_key(key)
+    background = _event_kind(event.type, event) if event is not None and table != "event" else None
+    if lead is None:
+        return background or _generic(f"No explanation for {key!r} yet.")
+    return _merge(lead, background) if background else lead
+
+
+def _from_key(key: str) -> Explanation | None:
+    entry = explanations().lookup(key)
+    return _from_entry(entry) if entry else None
+
+
+def _command_line(name: str, event: Event | None) -> Explanation:
+    verb = name.upper()
+    return _command(event.text if isinstance(event, SmtpLine) else verb, verb)
+
+
+def _reply_line(name: str, event: Event | None) -> Explanation:
+    if not isinstance(event, SmtpLine):
+        return explain_reply(name)
+    parsed = parse_reply(event.text)
+    if parsed is None:
+        return _not_a_reply(event.text)
+    return _reply(dataclasses.replace(parsed, code=name), event.stage.value)
+
+
+def _other_line(name: str, event: Event | None) -> Explanation | None:
+    if name == "payload" and isinstance(event, SmtpLine):
+        return _payload(event)
+    if name == "auth_response":
+        return _auth_response()
+    if name == "unknown_command":
+        return _unknown_command(command_verb(event.text) if isinstance(event, SmtpLine) else "")
+    if name == "not_a_reply":
+        return _not_a_reply(event.text if isinstance(event, SmtpLine) else "")
+    return _from_key(f"smtp.{name}")
+
+
+def _dns(name: str, event: Event | None) -> Explanation | None:
     if isinstance(event, DnsAnswer):
-        return _dns_answer(event)
-    if isinstance(event, DnsQuery):
-        base = _from_entry(data.get("event", "dns_query"))
-        qtype = data.get("dns_type", event.qtype.upper())
-        if qtype:
-            return _merge(base, _from_entry(qtype), summary=f"? {event.qtype} = {qtype.short}")
+        return _dns_answer(name, event)
+    base = _from_key(f"dns.{name}")
+    if base is None or not isinstance(event, DnsQuery):
         return base
-    if isinstance(event, TlsHandshake):
-        return _tls(event)
-    if isinstance(event, TcpConnect):
-        key = "tcp_connect" if event.ok else "tcp_refused"
-        explanation = _from_entry(data.get("event", key))
-        if not event.ok and event.error:
-            explanation = _with(explanation, breakdown=(("error", event.error),))
-        return explanation
-    if isinstance(event, TcpClose):
-        return _from_entry(data.get("event", "tcp_close"))
-    if isinstance(event, AuthResult):
-        return _from_entry(data.get("event", "auth_ok" if event.ok else "auth_failed"))
-    if isinstance(event, RecipientResult):
-        base = _from_entry(data.get("event", event.outcome.value) or data.get("event", "generic"))
-        if event.reply and parse_reply(event.reply):
-            reply = explain_reply(event.reply)
-            return _merge(base, reply, summary=f"{base.summary} · {reply.summary}")
+    qtype = explanations().get("dns_type", event.qtype.upper())
+    if qtype is None:
         return base
-    if isinstance(event, Delivery):
-        return _from_entry(data.get("event", "delivery"))
-    if isinstance(event, Note):
-        base = _from_entry(data.get("event", "note"))
-        return _with(base, body=(event.text, *base.body))
-    if isinstance(event, PolicyVerdict):
-        base = _from_entry(data.get("event", "policy_verdict"))
-        check = event.check.lower()
-        topic = data.get("topic", _TOPIC_OF_CHECK.get(check, check))
-        if topic:
-            # The one-line summary names the question the check answers, not just "a check".
-            rfc = f" · {topic.rfc[0]}" if topic.rfc else ""
-            base = _merge(base, _from_entry(topic), summary=f"{check}: {topic.short}{rfc}")
-        return _with(base, breakdown=tuple(("reason", r) for r in event.reasons))
-    if isinstance(event, QueueChange | Bounce):
-        return _from_entry(data.get("event", event.type))
-    entry = data.get("event", event.type)
-    return _from_entry(entry) if entry else _generic(f"A {event.type} event.")
+    return _merge(base, _from_entry(qtype), summary=f"? {event.qtype} = {qtype.short}")
 
 
-_TOPIC_OF_CHECK = {"greylist": "greylisting"}  # a check's name -> its topic entry
+def _answer_kind(event: DnsAnswer) -> str:
+    """What the answer says: its rcode, or "nodata" for NOERROR without an answer (RFC 2308)."""
+    rcode = event.rcode.lower()
+    return "nodata" if rcode == "noerror" and not event.answer else rcode
 
 
-def _payload_explanation(event: SmtpLine) -> Explanation:
-    lines = event.text.split("\n")
-    header_count = 0
-    for line in lines:
-        if not line.strip("\r"):
-            break
-        if not line[:1].isspace():
-            header_count += 1
-    return Explanation(
-        title="The message content (after 354)",
-        body=(
-            "Everything between the 354 reply and the line with a single dot is the message "
-            "itself: header fields (From:, To:, Subject:, Date:, Message-ID:, ...), one empty "
-            "line, then the body. The envelope (MAIL FROM/RCPT TO) decided where it goes; these "
-            "headers are only what the reader sees.",
-        ),
-        breakdown=(
-            ("headers", f"{header_count} header field(s) before the blank line"),
-            ("size", f"{len(event.data)} bytes"),
-            ("end", "a line with a single dot: <CRLF>.<CRLF>"),
-        ),
-        next_step="The server answers once for the whole message: 250 (queued) or 4xx/5xx.",
-        rfc=("RFC 5321 §4.1.1.4", "RFC 5322 §2.1"),
-        summary=f"message content: {header_count} headers, blank line, body · RFC 5322 §2.1",
-    )
-
-
-def _dns_answer(event: DnsAnswer) -> Explanation:
+def _dns_answer(name: str, event: DnsAnswer) -> Explanation:
     data = explanations()
-    rcode = event.rcode.upper()
-    nodata = rcode == "NOERROR" and not event.answer
-    rcode_entry = data.get("dns_rcode", "NODATA" if nodata else rcode)
+    # A cached or truncated answer is still an answer of some kind: the key's own entry says
+    # what is special about it and leads, the kind of answer follows.
+    special = data.get("dns", name) if name in ("cached", "truncated") else None
+    kind = {"cached": _answer_kind(event), "truncated": event.rcode.lower()}.get(name, name)
+    kind_entry = data.get("dns", kind)
     type_entry = data.get("dns_type", event.qtype.upper())
-    breakdown = [("rcode", f"{rcode}: {rcode_entry.short if rcode_entry else 'unknown rcode'}")]
+    rcode = event.rcode.upper()
+    breakdown = [("rcode", f"{rcode}: {kind_entry.short if kind_entry else 'unknown rcode'}")]
+    if name == "truncated" and special:
+        breakdown.append(("tc", special.short))
     if "aa" in event.flags:
         breakdown.append(("aa", "authoritative answer: from the server responsible for the zone"))
     if event.cached:
@@ -558,23 +594,21 @@ def _dns_answer(event: DnsAnswer) -> Explanation:
         breakdown.append(("record", record))
     body: list[str] = []
     rfc: list[str] = []
-    for entry in (rcode_entry, type_entry):
+    for entry in (special, kind_entry, type_entry):
         if entry:
             body.extend(entry.paragraphs)
             rfc.extend(r for r in entry.rfc if r not in rfc)
     parts = []
-    if rcode_entry:
-        parts.append(f"{'NODATA' if nodata else rcode} = {rcode_entry.short}")
+    if kind_entry:
+        label = kind.upper() + (f" ({name})" if special else "")
+        parts.append(f"{label} = {kind_entry.short}")
     if type_entry:
         parts.append(f"{event.qtype.upper()} = {type_entry.short}")
     summary = " · ".join([*parts, ", ".join(rfc[:2])]) if parts else f"DNS answer {rcode}"
-    next_step = ""
-    if rcode_entry and rcode_entry.next:
-        next_step = rcode_entry.next
-    elif type_entry:
-        next_step = type_entry.next
+    next_step = next((e.next for e in (special, kind_entry, type_entry) if e and e.next), "")
+    aside = {"cached": ", from the cache", "truncated": ", truncated"}.get(name, "")
     return Explanation(
-        title=f"DNS answer for {event.qname} {event.qtype}: {rcode}",
+        title=f"DNS answer for {event.qname} {event.qtype}: {rcode}{aside}",
         body=tuple(body),
         breakdown=tuple(breakdown),
         next_step=next_step,
@@ -583,9 +617,21 @@ def _dns_answer(event: DnsAnswer) -> Explanation:
     )
 
 
-def _tls(event: TlsHandshake) -> Explanation:
+def _outcome(name: str, event: Event | None) -> Explanation | None:
+    base = _from_key(f"outcome.{name}")
+    if base is None or not isinstance(event, RecipientResult):
+        return base
+    if event.reply and parse_reply(event.reply):
+        reply = explain_reply(event.reply)
+        return _merge(base, reply, summary=f"{base.summary} · {reply.summary}")
+    return base
+
+
+def _tls(name: str, event: Event | None) -> Explanation | None:
+    if not isinstance(event, TlsHandshake):
+        return _from_key(f"tls.{name}")
     data = explanations()
-    if not event.ok:
+    if name == "failed":
         base = _from_entry(data.get("tls", "failed"))
         return _with(base, breakdown=(("error", event.verify_error or "handshake failed"),))
     base = _from_entry(data.get("tls", "handshake"))
@@ -602,6 +648,79 @@ def _tls(event: TlsHandshake) -> Explanation:
         ("verified", "yes" if event.verified else f"no: {event.verify_error or 'not checked'}"),
     ]
     return _with(merged, breakdown=tuple((k, v) for k, v in breakdown if v))
+
+
+def _event_kind(name: str, event: Event | None) -> Explanation | None:
+    """An [event.<name>] entry: what a kind of event is, with what this one says."""
+    entry = explanations().get("event", name)
+    if entry is None:
+        return None
+    base = _from_entry(entry)
+    particulars = _PARTICULARS.get(type(event)) if event is not None else None
+    return particulars(base, event) if particulars else base
+
+
+def _note(base: Explanation, event: Note) -> Explanation:
+    return _with(base, body=(event.text, *base.body))
+
+
+def _connect(base: Explanation, event: TcpConnect) -> Explanation:
+    if not event.ok and event.error:
+        return _with(base, breakdown=(("error", event.error),))
+    return base
+
+
+def _verdict(base: Explanation, event: PolicyVerdict) -> Explanation:
+    check = event.check.lower()
+    topic = explanations().get("topic", _TOPIC_OF_CHECK.get(check, check))
+    if topic:
+        # The one-line summary names the question the check answers, not just "a check".
+        rfc = f" · {topic.rfc[0]}" if topic.rfc else ""
+        base = _merge(base, _from_entry(topic), summary=f"{check}: {topic.short}{rfc}")
+    return _with(base, breakdown=tuple(("reason", r) for r in event.reasons))
+
+
+_TOPIC_OF_CHECK = {"greylist": "greylisting"}  # a check's name -> its topic entry
+
+# How an explain key's table is taken apart, given the event for its particulars; any other
+# table ("log", "queue", "bounce", "policy", "topic", ...) is its entry as written.
+_BY_TABLE: dict[str, Callable[[str, Event | None], Explanation | None]] = {
+    "command": _command_line,
+    "reply": _reply_line,
+    "smtp": _other_line,
+    "dns": _dns,
+    "outcome": _outcome,
+    "tls": _tls,
+    "event": _event_kind,
+}
+
+# What an [event.<type>] entry adds from the event itself.
+_PARTICULARS: dict[type[Event], Callable[[Explanation, Any], Explanation]] = {
+    Note: _note,
+    TcpConnect: _connect,
+    PolicyVerdict: _verdict,
+}
+
+
+def _answer_key(event: DnsAnswer) -> str:
+    if event.cached:
+        return "dns.cached"
+    if "tc" in event.flags:
+        return "dns.truncated"
+    return f"dns.{_answer_kind(event)}"
+
+
+# The key an event recorded without one gets: what the world gives its kind (tutor.smtp_keys
+# for SMTP lines, tutor/world/dns for DNS), or the entry of its kind that fits its result.
+_UNKEYED: dict[type[Event], Callable[[Any], str]] = {
+    SmtpLine: lambda e: smtp_line_key(e.direction, e.data, stage=e.stage, payload=e.is_payload),
+    DnsQuery: lambda e: "dns.query",
+    DnsAnswer: _answer_key,
+    RecipientResult: lambda e: f"outcome.{e.outcome.value}",
+    TcpConnect: lambda e: "event.tcp_connect" if e.ok else "event.tcp_refused",
+    TlsHandshake: lambda e: "tls.handshake" if e.ok else "tls.failed",
+    AuthResult: lambda e: "event.auth_ok" if e.ok else "event.auth_failed",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -653,6 +772,14 @@ def _from_entry(entry: Entry | None) -> Explanation:
         rfc=entry.rfc,
         summary=f"{entry.short}" + (f" · {', '.join(entry.rfc[:2])}" if entry.rfc else ""),
     )
+
+
+def _required(table: str, key: str) -> Entry:
+    """An entry the code relies on; a data file without it is a broken install."""
+    entry = explanations().get(table, key)
+    if entry is None:
+        raise ExplanationDataError(f"{explanations().path}: missing the entry [{table}.{key}]")
+    return entry
 
 
 def _generic(detail: str) -> Explanation:

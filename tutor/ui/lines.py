@@ -20,26 +20,14 @@ if TYPE_CHECKING:
 
 from tutor.render.runverdict import run_verdict
 from tutor.trace import (
-    AuthResult,
-    Bounce,
-    Delivery,
     Direction,
     DnsAnswer,
     DnsQuery,
     Event,
-    LogLine,
-    Note,
-    NoteLevel,
-    PolicyVerdict,
-    QueueChange,
-    RecipientResult,
     ScenarioFinished,
     ScenarioStarted,
     SmtpLine,
-    TcpClose,
     TcpConnect,
-    TlsHandshake,
-    UnknownEvent,
 )
 
 
@@ -102,51 +90,29 @@ def payload_summary(event: SmtpLine) -> str:
 
 
 def event_body(event: Event) -> str:
-    """What the event says, in one line, without the host/direction prefix."""
+    """What the event says, in one line, without the host/direction prefix.
+
+    An SMTP line is its own bytes; every other event says what the plain transcript says
+    (tutor.render.transcript), its tagged lines joined, so the spotlight and the explain pane
+    never word an event differently from the traffic log and `run --plain`.
+    """
     if isinstance(event, SmtpLine):
         return payload_summary(event) if event.is_payload else event.text
-    if isinstance(event, DnsQuery):
-        return f";; QUESTION {event.qname}. IN {event.qtype}  @{event.server} ({event.transport})"
-    if isinstance(event, DnsAnswer):
-        records = " | ".join(event.answer) if event.answer else "(no answer records)"
-        cached = " (cached)" if event.cached else ""
-        return f";; ANSWER {event.rcode}{cached} {event.qname} {event.qtype}: {records}"
-    if isinstance(event, TcpConnect):
-        if event.ok:
-            return f"TCP connect {event.src} -> {event.dst} ({event.dst_host or '?'}) ok"
-        return f"TCP connect -> {event.dst} ({event.dst_host or '?'}) ✗ {event.error}"
-    if isinstance(event, TcpClose):
-        return f"TCP close {event.src} - {event.dst} {event.reason}".rstrip()
-    if isinstance(event, TlsHandshake):
-        if not event.ok:
-            return f"TLS handshake ✗ {event.verify_error}"
-        verified = "verified" if event.verified else f"NOT verified {event.verify_error}"
-        return f"TLS {event.version} {event.cipher} cert {event.subject} ({verified})"
-    if isinstance(event, AuthResult):
-        return f"AUTH {event.mechanism} as {event.username}: {'ok' if event.ok else '✗ failed'}"
-    if isinstance(event, RecipientResult):
-        return f"{event.recipient}: {event.outcome} {event.reply}".rstrip()
-    if isinstance(event, Delivery):
-        return f"delivered to {event.recipient} ({event.folder}, {event.size} bytes)"
-    if isinstance(event, QueueChange):
-        return f"queue {event.queue_id}: {event.state} {event.reason}".rstrip()
-    if isinstance(event, Bounce):
-        return f"bounce {event.action} for {', '.join(event.recipients)} (DSN {event.dsn_queue_id})"
-    if isinstance(event, PolicyVerdict):
-        return f"{event.check}: {event.result} -> {event.action}"
-    if isinstance(event, LogLine):
-        return f"{event.program}: {event.text}"
-    if isinstance(event, Note):
-        mark = {NoteLevel.WARNING: "⚠ ", NoteLevel.ERROR: "✗ "}.get(event.level, "")
-        return f"{mark}{event.text}"
+    banner = _banner(event)
+    if banner:
+        return banner
+    tagged = tagged_content(event)
+    return tagged[1].plain if tagged else event.type
+
+
+def _banner(event: Event) -> str:
+    """The one-line form of a run's first and last event, which the transcript draws as rules."""
     if isinstance(event, ScenarioStarted):
         return f"scenario {event.name} started: {event.title}"
     if isinstance(event, ScenarioFinished):
         outcomes = ", ".join(f"{r} {o}" for r, o in event.outcomes.items())
         return f"finished, {run_verdict(event)}: {outcomes}"
-    if isinstance(event, UnknownEvent):
-        return f"{event.original_type} event, not known to this tutor"
-    return event.type
+    return ""
 
 
 def event_prefix(event: Event, short: HostLabels = FIRST_LABELS) -> str:

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from tutor.runstate import PendingStep, StepKind
+from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
     COMMAND_STAGES,
     AuthResult,
@@ -641,6 +642,7 @@ class SmtpClient:
             receiver=self.server_name,
             encrypted=self.encrypted,
             is_payload=payload,
+            explain=smtp_line_key(Direction.CLIENT_TO_SERVER, data, stage=stage, payload=payload),
         )
         try:
             writer.write(data)
@@ -690,6 +692,7 @@ class SmtpClient:
                     sender=self.server_name,
                     receiver=self.host_name,
                     encrypted=self.encrypted,
+                    explain=smtp_line_key(Direction.SERVER_TO_CLIENT, line),
                 )
             )
             raw_lines.append(line)

@@ -37,6 +37,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 
+from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
     COMMAND_STAGES,
     Direction,
@@ -537,6 +538,12 @@ class TracedSMTP(SMTP):
                 receiver=self.host_name,
                 encrypted=self._encrypted,
                 is_payload=payload,
+                explain=smtp_line_key(
+                    Direction.CLIENT_TO_SERVER,
+                    data,
+                    payload=payload,
+                    continuation=self._reading is _Reading.CONTINUATION,
+                ),
             )
         )
         if self.log is not None and not partial:
@@ -590,6 +597,7 @@ class TracedSMTP(SMTP):
                 sender=self.host_name,
                 receiver=self.peer.name,
                 encrypted=self._encrypted,
+                explain=smtp_line_key(Direction.SERVER_TO_CLIENT, data),
             )
         )
         self._writer.write(data)
