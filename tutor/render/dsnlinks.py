@@ -1,9 +1,10 @@
-"""Each field of a DSN with the trace event it came from, grouped for the transcript and the TUI."""
+"""Each field of a DSN with the trace event it came from, worded for the transcript and the TUI."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tutor.story import dsn_causes
 from tutor.trace import Bounce
 
 
@@ -34,18 +35,15 @@ class DsnLink:
 
 
 def dsn_links(event: Bounce) -> list[DsnLink]:
-    """The bounce's links, fields that share recipient, event and source grouped together.
-
-    Grouped because a recipient's Action, Status, Remote-MTA and Diagnostic-Code all come from
-    one reply: one line (or one jump target) per cause reads better than one per field.
-    """
-    grouped: dict[tuple[str, int, str], list[str]] = {}
-    for link in event.links:
-        text = f"{link.field}: {link.value}" if link.value else link.field
-        grouped.setdefault((link.recipient, link.seq, link.source), []).append(text)
+    """The bounce's links, one per cause (story groups fields that share recipient and event)."""
     return [
-        DsnLink(recipient, seq, source, tuple(fields))
-        for (recipient, seq, source), fields in grouped.items()
+        DsnLink(
+            cause.recipient,
+            cause.seq,
+            cause.source,
+            tuple(f"{f.name}: {f.value}" if f.value else f.name for f in cause.fields),
+        )
+        for cause in dsn_causes(event)
     ]
 
 

@@ -1,8 +1,7 @@
-"""The retry schedule of each queued message as a timeline: attempt, time, reply, next attempt.
+"""The retry schedule of each queued message as a table: attempt, time, reply, next attempt.
 
-Built from the trace alone (QueueChange, RecipientResult and Bounce events), so it works on a
-live run and on a recorded one alike. An attempt starts when the message enters the active
-queue; its row shows the replies that attempt got and when the queue manager will try next,
+The attempts come from the trace through ``tutor.story.build_timelines``; this module words
+them. Each row shows the replies that attempt got and when the queue manager will try next,
 or how the message left the queue (delivered, returned to the sender with a DSN).
 """
 
@@ -10,71 +9,12 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tutor.trace import (
-    Bounce,
-    BounceAction,
-    Event,
-    Outcome,
-    QueueChange,
-    QueueState,
-    RecipientResult,
-)
+from tutor.story import Attempt, Timeline, build_timelines
+from tutor.trace import Event
 
 WIDTH = 100
-
-
-@dataclass
-class Attempt:
-    number: int
-    at: float
-    results: list[RecipientResult] = field(default_factory=list)
-    next_at: float | None = None
-    notes: list[str] = field(default_factory=list)  # "delay warning sent", "returned: DSN X"
-
-
-@dataclass
-class Timeline:
-    queue_id: str
-    arrival: float
-    attempts: list[Attempt] = field(default_factory=list)
-
-    @property
-    def retried(self) -> bool:
-        return len(self.attempts) > 1
-
-
-def build_timelines(events: Iterable[Event]) -> list[Timeline]:
-    """One timeline per queue id, in order of arrival."""
-    timelines: dict[str, Timeline] = {}
-    for event in events:
-        if isinstance(event, QueueChange):
-            line = timelines.get(event.queue_id)
-            if event.state == QueueState.INCOMING and line is None:
-                timelines[event.queue_id] = Timeline(event.queue_id, event.time)
-            elif line is None:
-                continue
-            elif event.state == QueueState.ACTIVE and event.reason != "recovered after restart":
-                line.attempts.append(Attempt(len(line.attempts) + 1, event.time))
-            elif event.state == QueueState.DEFERRED and line.attempts:
-                line.attempts[-1].next_at = event.next_attempt
-            elif event.state == QueueState.REMOVED and line.attempts:
-                last = line.attempts[-1]
-                if not last.notes and all(r.outcome == Outcome.DELIVERED for r in last.results):
-                    last.notes.append("delivered: removed from the queue")
-        elif isinstance(event, RecipientResult):
-            line = timelines.get(event.queue_id)
-            if line is not None and line.attempts:
-                line.attempts[-1].results.append(event)
-        elif isinstance(event, Bounce):
-            line = timelines.get(event.queue_id)
-            if line is not None and line.attempts:
-                delayed = event.action == BounceAction.DELAYED
-                what = "delay warning" if delayed else "returned to sender"
-                line.attempts[-1].notes.append(f"{what}: DSN {event.dsn_queue_id}")
-    return list(timelines.values())
 
 
 def _when(at: float) -> str:
@@ -106,12 +46,24 @@ def _reply(attempt: Attempt) -> str:
     return "; ".join(parts) or "-"
 
 
+def _notes(attempt: Attempt) -> list[str]:
+    """How the message left the queue after the attempt, or which DSN went to the sender."""
+    delivered = all(str(r.outcome) == "delivered" for r in attempt.results)
+    if attempt.left_queue and not attempt.dsns and delivered:
+        return ["delivered: removed from the queue"]
+    words = {"delayed": "delay warning"}
+    return [
+        f"{words.get(dsn.action, 'returned to sender')}: DSN {dsn.dsn_queue_id}"
+        for dsn in attempt.dsns
+    ]
+
+
 def _next(attempt: Attempt) -> str:
     """When the queue manager tries again, and how the message left the queue, if it did."""
     nxt = ""
     if attempt.next_at is not None:
         nxt = f"{_span(attempt.next_at - attempt.at)} ({_when(attempt.next_at)[6:]})"
-    extra = "; ".join(attempt.notes)
+    extra = "; ".join(_notes(attempt))
     return f"{nxt}; {extra}" if nxt and extra else nxt or extra
 
 

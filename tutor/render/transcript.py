@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -33,6 +32,8 @@ from tutor.render.explain import explain_event
 from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, TranscriptStyle
 from tutor.render.runverdict import AS_EXPECTED, NOT_AS_EXPECTED, run_verdict
 from tutor.render.timeline import compact_span
+from tutor.story import DnsQuestions, SessionBook, is_server_copy, session_book
+from tutor.story.sessions import CONNECTION_RECORDS
 from tutor.trace import (
     AuthResult,
     Bounce,
@@ -64,10 +65,6 @@ WIDTH = 80
 CONTENT_COLUMN = 10  # every line's content starts here: tags and SMTP markers line up
 MAX_PAYLOAD_LINES = 40
 
-# Events both ends of a connection record; the server's copy is a duplicate by default.
-_TWIN_KINDS = (SmtpLine, TcpConnect, TcpClose, TlsHandshake, AuthResult)
-_SESSION_KINDS = (SmtpLine, TcpConnect, TcpClose, TlsHandshake, AuthResult)
-
 
 def marker(direction: Direction, encrypted: bool) -> str:
     """The two-character direction marker of an SMTP line (swaks' convention)."""
@@ -92,13 +89,9 @@ def render_event(
     Without ``show_server_side`` a server-side copy of a two-ended event (SMTP line, TCP, TLS,
     DNS) renders as nothing; ``TranscriptRenderer`` is smarter and keeps server-only sessions.
     """
-    if not show_server_side and _is_server_twin(event):
+    if not show_server_side and is_server_copy(event):
         return []
     return _format(event, explain=explain, width=width, max_payload_lines=max_payload_lines)
-
-
-def _is_server_twin(event: Event) -> bool:
-    return event.side == Side.SERVER and isinstance(event, (*_TWIN_KINDS, DnsQuery, DnsAnswer))
 
 
 def _format(event: Event, *, explain: bool, width: int, max_payload_lines: int) -> list[str]:
@@ -442,25 +435,17 @@ def render_replay_banner(
 
 
 @dataclass
-class _SessionInfo:
-    client: str = ""
-    server: str = ""
-    from_client: bool = False  # names as the client itself reported them
-    shown_before: bool = False
-
-
-@dataclass
 class TranscriptRenderer:
     """Turns a stream of events into transcript lines, deciding whose copy of each line to show.
 
-    Each end names its own session (the client's "s3" is the server's "s4"), so the two are
-    matched by their TCP endpoints: a server session whose connection a world client also
-    reported is a twin, and its events are dropped. Server-side events of a session nobody
-    has matched yet are held back until that is decided: the first command the server
-    receives decides it, because a world client reports its connection (and each command)
-    before the server can have read anything from it. A connection from an address no world
-    host has (a learner's nc or swaks under ``serve``) cannot have a twin: it is shown from the
-    server's side at once, greeting included, without waiting for the first command.
+    Both ends of a world connection record it under one session id (``tutor.story.sessions``),
+    so the server's records of a session a world client recorded are copies, and are dropped.
+    Server-side records of a session no client has recorded yet are held back until that is
+    decided: the first command the server receives decides it, because a world client reports
+    its connection (and each command) before the server can have read anything from it. A
+    connection from an address no world host has (a learner's nc or swaks under ``serve``)
+    cannot have a twin: it is shown from the server's side at once, greeting included, without
+    waiting for the first command.
     """
 
     explain: bool = False
@@ -468,40 +453,34 @@ class TranscriptRenderer:
     show_log: bool = False
     width: int = WIDTH
     max_payload_lines: int = MAX_PAYLOAD_LINES
-    client_sessions: set[str] = field(default_factory=set)
-    twin_sessions: set[str] = field(default_factory=set)
-    _client_ends: set[tuple[str, str]] = field(default_factory=set)
-    _server_ends: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Sessions a world client recorded, when the whole trace is known up front.
+    client_sessions: frozenset[str] = frozenset()
+    _book: SessionBook = field(default_factory=SessionBook)
+    _dns: DnsQuestions = field(default_factory=DnsQuestions)
     _server_only: set[str] = field(default_factory=set)
     _pending: dict[str, list[Event]] = field(default_factory=dict)
-    _sessions: dict[str, _SessionInfo] = field(default_factory=dict)
+    _shown_before: set[str] = field(default_factory=set)
     _current: str = ""
-    _client_dns: deque[tuple[str, str, int]] = field(default_factory=lambda: deque(maxlen=256))
-    _world_addresses: set[str] = field(default_factory=set)
 
     def feed(self, event: Event) -> list[str]:
         """The lines to print now for this event (maybe none, maybe held-back ones too)."""
         if isinstance(event, LogLine) and not self.show_log:
             return []
-        self._learn_names(event)
-        if isinstance(event, ScenarioStarted):
-            self._world_addresses = {h.address for h in event.hosts}
+        self._book.add(event)
         if self.show_server_side:
             return self._emit(event)
         if isinstance(event, DnsQuery | DnsAnswer):
-            return self._feed_dns(event)
-        if not event.session or not isinstance(event, _TWIN_KINDS):
+            # a question from outside the world's resolver (dig) has no client copy: shown
+            return [] if self._dns.is_copy(event) else self._emit(event)
+        if not event.session or not isinstance(event, CONNECTION_RECORDS):
             return self._emit(event)
         session = event.session
-        if isinstance(event, TcpConnect):
-            self._match_ends(event)
         if event.side != Side.SERVER:
-            self.client_sessions.add(session)
-            self._pending.pop(session, None)
+            self._drop_copies()
             return self._emit(event)
-        if session in self.client_sessions or session in self.twin_sessions:
+        if session in self.client_sessions or self._book.seen_by_client(session):
             return []
-        if session in self._server_only or self._from_outside_the_world(event):
+        if session in self._server_only or self._book.known_from_outside(session):
             self._server_only.add(session)
             return self._emit(event)
         self._pending.setdefault(session, []).append(event)
@@ -512,25 +491,10 @@ class TranscriptRenderer:
             return self._release(session)
         return []
 
-    def _from_outside_the_world(self, event: Event) -> bool:
-        """A server-side connect whose client address belongs to no host of the world."""
-        if not (isinstance(event, TcpConnect) and self._world_addresses):
-            return False
-        address = event.src.rsplit(":", 1)[0].strip("[]")
-        return address not in self._world_addresses
-
-    def _match_ends(self, event: TcpConnect) -> None:
-        ends = (event.src, event.dst)
-        if event.side == Side.SERVER:
-            self._server_ends[ends] = event.session
-            if ends in self._client_ends:
-                self.twin_sessions.add(event.session)
-        else:
-            self._client_ends.add(ends)
-            twin = self._server_ends.get(ends)
-            if twin:
-                self.twin_sessions.add(twin)
-                self._pending.pop(twin, None)
+    def _drop_copies(self) -> None:
+        """Forget held-back server records of sessions a world client has now recorded."""
+        for session in [s for s in self._pending if self._book.seen_by_client(s)]:
+            del self._pending[session]
 
     def flush(self) -> list[str]:
         """Everything still held back (call at the end of a trace)."""
@@ -546,37 +510,6 @@ class TranscriptRenderer:
             lines.extend(self._emit(held))
         return lines
 
-    def _feed_dns(self, event: DnsQuery | DnsAnswer) -> list[str]:
-        key = (event.qname.lower().rstrip("."), event.qtype.upper(), event.query_id)
-        if event.side != Side.SERVER:
-            if isinstance(event, DnsQuery):
-                self._client_dns.append(key)
-            return self._emit(event)
-        if key in self._client_dns:
-            return []
-        return self._emit(event)  # a question from outside the world's resolver (dig)
-
-    def _learn_names(self, event: Event) -> None:
-        """Remember who talks to whom in a session, trusting the client's own words first."""
-        if not event.session or not isinstance(event, _SESSION_KINDS):
-            return
-        info = self._sessions.setdefault(event.session, _SessionInfo())
-        client = server = ""
-        if isinstance(event, SmtpLine):
-            client, server = event.sender, event.receiver
-            if event.direction == Direction.SERVER_TO_CLIENT:
-                client, server = server, client
-        elif isinstance(event, TcpConnect):
-            if event.side == Side.SERVER:
-                client, server = event.src, event.host
-            else:
-                client, server = event.host, event.dst_host or event.dst
-        if not (client and server):
-            return
-        from_client = event.side == Side.CLIENT
-        if not info.client or (from_client and not info.from_client):
-            info.client, info.server, info.from_client = client, server, from_client
-
     def _emit(self, event: Event) -> list[str]:
         body = _format(
             event,
@@ -586,16 +519,16 @@ class TranscriptRenderer:
         )
         if not body:
             return body
-        if not (event.session and isinstance(event, _SESSION_KINDS)):
+        if not (event.session and isinstance(event, CONNECTION_RECORDS)):
             # another host's line came in between: say so when the conversation resumes
             self._current = ""
             return body
         if event.session != self._current:
             self._current = event.session
-            info = self._sessions.setdefault(event.session, _SessionInfo())
-            again = " (continued)" if info.shown_before else ""
-            info.shown_before = True
-            names = f"{info.client or '?'} → {info.server or '?'}"
+            again = " (continued)" if event.session in self._shown_before else ""
+            self._shown_before.add(event.session)
+            client, server = self._book.names(event.session)
+            names = f"{client or '?'} → {server or '?'}"
             body = [_rule(f"── session {event.session}{again}: {names} ", self.width), *body]
         return body
 
@@ -610,23 +543,15 @@ def render_transcript(
 ) -> Iterator[str]:
     """All transcript lines of a finished (or recorded) trace, in order."""
     events = list(events)
-    # A whole trace is known in advance, so decide which sessions are twins up front.
-    clients = {e.session for e in events if e.session and e.side == Side.CLIENT}
-    client_ends = {
-        (e.src, e.dst) for e in events if isinstance(e, TcpConnect) and e.side == Side.CLIENT
-    }
-    twins = {
-        e.session
-        for e in events
-        if isinstance(e, TcpConnect) and e.side == Side.SERVER and (e.src, e.dst) in client_ends
-    }
+    # A whole trace is known in advance, so which sessions a client recorded is known up front.
+    book = session_book(events)
+    clients = frozenset(e.session for e in events if e.session and book.seen_by_client(e.session))
     renderer = TranscriptRenderer(
         explain=explain,
         show_server_side=show_server_side,
         show_log=show_log,
         width=width,
         client_sessions=clients,
-        twin_sessions=twins,
     )
     for event in events:
         yield from renderer.feed(event)

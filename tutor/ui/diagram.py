@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tutor.story import is_server_copy
 from tutor.trace import (
     Delivery,
     DnsAnswer,
     DnsQuery,
     Event,
     ScenarioStarted,
-    Side,
     SmtpLine,
     TcpConnect,
     TlsHandshake,
@@ -63,7 +63,7 @@ def _hosts_of(event: Event) -> tuple[str, ...]:
 
 def _arrow_for(event: Event) -> tuple[str, str, str, str] | None:
     """(from, to, label, line style) for events the diagram draws, from the client's records."""
-    if event.side is Side.SERVER:
+    if is_server_copy(event):
         return None
     if isinstance(event, SmtpLine):
         label = f"message ({len(event.data)} bytes)" if event.is_payload else event.text

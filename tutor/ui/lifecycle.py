@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tutor.scenario import Role, Scenario
-from tutor.trace import Event, PolicyVerdict, Stage
+from tutor.story import stages_seen
+from tutor.trace import Event, Stage
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,13 @@ def stage_states(
 ) -> list[tuple[BarStage, StageState]]:
     """The state of every bar stage after ``events`` (the revealed ones), with ``current`` selected.
 
+    The bar shows the whole run: a stage is done once it happened in any hop (the per-hop
+    answer is ``tutor.story.hop_stages``).
+
     Once the run is over, a stage that never happened is shown as skipped, whatever was
     predicted; before that, a predicted skip turns into a real stage if it happens after all.
     """
-    seen: set[str] = set()
-    for event in events:
-        bar_stage = bar_stage_of(event.stage)
-        if bar_stage is not None:
-            seen.add(bar_stage.key)
-        if isinstance(event, PolicyVerdict):
-            seen.add("filtering")
+    seen = {b.key for stage in stages_seen(events) if (b := bar_stage_of(stage)) is not None}
     current_key = ""
     if current is not None:
         bar_stage = bar_stage_of(current.stage)

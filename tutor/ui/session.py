@@ -28,17 +28,14 @@ if TYPE_CHECKING:
 
 from tutor.runstate import PendingStep
 from tutor.scenario import Scenario
+from tutor.story import is_server_copy
 from tutor.trace import (
-    AuthResult,
     DnsAnswer,
     DnsQuery,
     Event,
     LogLine,
     ScenarioFinished,
-    Side,
     SmtpLine,
-    TcpClose,
-    TcpConnect,
     TlsHandshake,
     Trace,
 )
@@ -75,13 +72,9 @@ def is_shown(event: Event, event_filter: EventFilter, show_server_side: bool = F
     """
     if isinstance(event, LogLine):
         return False
-    if not show_server_side and event.side is Side.SERVER and isinstance(event, TWIN_KINDS):
+    if not show_server_side and is_server_copy(event):
         return False
     return event_filter.admits(event)
-
-
-# Events both ends record; the server's copy is the same step seen from the other side.
-TWIN_KINDS = (SmtpLine, DnsQuery, DnsAnswer, TlsHandshake, TcpConnect, TcpClose, AuthResult)
 
 
 class Source(Protocol):

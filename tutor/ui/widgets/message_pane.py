@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tutor.story import message_state, shaping_events
 from tutor.trace import Event
 from tutor.ui.lines import host_labels
-from tutor.ui.message_growth import message_state, shaping_events
 
 
 class MessagePane(VerticalScroll):

@@ -15,7 +15,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tutor.render.dsnlinks import DsnLink, dsn_links
-from tutor.render.timeline import build_timelines, render_timeline
+from tutor.render.timeline import render_timeline
+from tutor.story import build_timelines
 from tutor.trace import Bounce, BounceAction, Event
 
 NOTHING_QUEUED = "No message has entered the queue yet at this step."

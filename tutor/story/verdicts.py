@@ -1,0 +1,107 @@
+"""Policy verdicts per check (SPF, DKIM, DMARC, DNSBL, greylisting) and DMARC's alignment.
+
+Each receiving-side check publishes one PolicyVerdict with its result, the action it asks for
+and the steps that led there. A quiz asks "What did SPF say about the MAIL FROM identity?"
+or "Which identifier was not aligned for DMARC?"; story answers from those verdicts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tutor.trace import Event, PolicyVerdict
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's verdict on one message (or connection), where and when it was given."""
+
+    check: str  # spf | dkim | dmarc | dnsbl | greylist
+    result: str  # the check's own word: pass, fail, softfail, none, listed, new, ...
+    action: str  # none | defer | quarantine | reject
+    host: str  # the receiving host that ran the check
+    session: str
+    seq: int
+    reasons: tuple[str, ...]
+
+
+def verdicts(events: Iterable[Event], check: str = "") -> tuple[Verdict, ...]:
+    """Every policy verdict of the run (only those of ``check`` if given), in order."""
+    wanted = check.casefold()
+    return tuple(
+        Verdict(
+            check=str(e.check),
+            result=str(e.result),
+            action=str(e.action),
+            host=e.host,
+            session=e.session,
+            seq=e.seq,
+            reasons=tuple(e.reasons),
+        )
+        for e in events
+        if isinstance(e, PolicyVerdict) and (not wanted or str(e.check).casefold() == wanted)
+    )
+
+
+def verdicts_by_check(events: Iterable[Event]) -> dict[str, tuple[Verdict, ...]]:
+    """The verdicts grouped by check, each group in order (a run may check SPF twice:
+    the HELO identity and the MAIL FROM identity, RFC 7208 §2.3, §2.4)."""
+    grouped: dict[str, list[Verdict]] = {}
+    for verdict in verdicts(events):
+        grouped.setdefault(verdict.check, []).append(verdict)
+    return {check: tuple(found) for check, found in grouped.items()}
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How one DMARC identifier (RFC 7489 §3.1) fared against the From domain."""
+
+    identifier: str  # "dkim" (the signing domain d=) or "spf" (the MAIL FROM domain)
+    domain: str  # the identifier's domain ('' when there was none to align)
+    passed: bool  # the identifier's own check passed (only a pass can align)
+    aligned: bool
+    mode: str  # relaxed | strict ('' when it could not be aligned at all)
+    from_domain: str
+
+
+# The DMARC evaluator's step for each identifier (tutor/policy/dmarc.py), e.g.
+#   "DKIM d=example.com: pass, relaxed alignment with example.org -> NOT aligned"
+#   "SPF example.com: pass, relaxed alignment with example.org -> aligned"
+#   "DKIM d=example.org: fail, cannot align (only a pass counts)"
+_ALIGNED = re.compile(
+    r"^(?P<id>DKIM|SPF) (?:d=)?(?P<domain>\S+): pass, (?P<mode>\w+) alignment with "
+    r"(?P<from>\S+) -> (?P<verdict>aligned|NOT aligned)$"
+)
+_UNALIGNABLE = re.compile(r"^(?P<id>DKIM|SPF) (?:d=)?(?P<domain>[^\s:]+): (?P<result>\w+), cannot")
+_FROM = re.compile(r"^From domain \(RFC5322\.From\): (?P<from>[^;\s]+)")
+
+
+def dmarc_alignment(verdict: Verdict) -> tuple[Alignment, ...]:
+    """The identifiers a DMARC verdict weighed, aligned or not, as its steps state them.
+
+    Read from the evaluator's step lines: the verdict has no field of its own for them yet.
+    """
+    from_domain = ""
+    found: list[Alignment] = []
+    for reason in verdict.reasons:
+        line = reason.strip()
+        if match := _FROM.match(line):
+            from_domain = match["from"]
+        elif match := _ALIGNED.match(line):
+            found.append(
+                Alignment(
+                    identifier=match["id"].lower(),
+                    domain=match["domain"],
+                    passed=True,
+                    aligned=match["verdict"] == "aligned",
+                    mode=match["mode"],
+                    from_domain=match["from"],
+                )
+            )
+        elif match := _UNALIGNABLE.match(line):
+            found.append(
+                Alignment(match["id"].lower(), match["domain"], False, False, "", from_domain)
+            )
+    return tuple(found)
