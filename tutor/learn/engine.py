@@ -92,7 +92,9 @@ class LessonEngine:
         stops = self._resolve_predictions(event)
         for index in self._matcher.feed(event):
             if index < len(self._narration):
-                stops.append(Stop(StopKind.NARRATION, narration=self._narration[index], event=event))
+                stops.append(
+                    Stop(StopKind.NARRATION, narration=self._narration[index], event=event)
+                )
                 continue
             spec = self._in_run[index - len(self._narration)]
             stop = self._ask(spec, event)
@@ -134,7 +136,13 @@ class LessonEngine:
             self.asked[question.id] = question
             result = self._record(question, prediction.response or "(no prediction)")
             stops.append(
-                Stop(StopKind.PREDICTION, spec=prediction.spec, question=question, grade=result, event=event)
+                Stop(
+                    StopKind.PREDICTION,
+                    spec=prediction.spec,
+                    question=question,
+                    grade=result,
+                    event=event,
+                )
             )
         return stops
 
