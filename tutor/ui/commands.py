@@ -8,29 +8,65 @@ from functools import partial
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+from textual.screen import Screen
 
 
-def _commands(node: DOMNode) -> Iterator[tuple[str, str, str]]:
-    """(title, help, action) for every described binding of ``node``."""
-    seen: set[str] = set()
-    for binding in node.BINDINGS:
-        if not isinstance(binding, Binding) or not binding.description:
+def _own_bindings(node: DOMNode) -> Iterator[Binding]:
+    """The described bindings of ``node``'s tutor classes, a subclass's first.
+
+    A subclass (the lesson screen over the run screen) inherits its bases' bindings, and one of
+    its own for the same keys replaces the base's. Textual's own bases (Screen, Input, App)
+    are left out: their bindings are plumbing, not what the tutor offers.
+    """
+    taken: set[str] = set()
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("tutor."):
             continue
-        if binding.action in seen:
-            continue
-        seen.add(binding.action)
-        key = binding.key_display or binding.key.split(",")[0]
-        yield binding.description, f"key: {key}", binding.action
+        for binding in cls.__dict__.get("BINDINGS", ()):
+            if not isinstance(binding, Binding):
+                continue
+            keys = set(binding.key.split(","))
+            if keys <= taken:
+                continue
+            taken |= keys
+            if binding.description:
+                yield binding
+
+
+def described_bindings(screen: Screen[object]) -> list[tuple[DOMNode, Binding]]:
+    """(node, binding) for every action the learner can take on ``screen``: the focused
+    widget's and its containers' (an answer's hint and skip), the screen's, the app's."""
+    nodes: list[DOMNode] = []
+    focused = screen.focused
+    while focused is not None and focused is not screen:
+        nodes.append(focused)
+        focused = focused.parent  # type: ignore[assignment]
+    nodes += [screen, screen.app]
+    found: list[tuple[DOMNode, Binding]] = []
+    titles: set[str] = set()
+    for node in nodes:
+        actions: set[str] = set()
+        for binding in _own_bindings(node):
+            if binding.action in actions or binding.description in titles:
+                continue
+            actions.add(binding.action)
+            titles.add(binding.description)
+            found.append((node, binding))
+    return found
 
 
 class TutorCommands(Provider):
-    """Every action of the current screen and of the app, searchable by its description."""
+    """Every action of the screen the palette was opened from, and of the app, searchable by
+    its description. ``self.screen`` is that screen: while the palette is open, the app's
+    active screen is the palette itself, whose bindings offer nothing."""
 
     def _entries(self) -> list[tuple[str, str, DOMNode, str]]:
-        screen = self.app.screen
-        entries = [(t, h, screen, a) for t, h, a in _commands(screen)]
-        titles = {t for t, _, _, _ in entries}
-        entries += [(t, h, self.app, a) for t, h, a in _commands(self.app) if t not in titles]
+        entries = []
+        for node, binding in described_bindings(self.screen):
+            key = binding.key_display or binding.key.split(",")[0]
+            # The footer has room for a word; the palette, for what the action does.
+            title = binding.tooltip or binding.description
+            entries.append((title, f"key: {key}", node, binding.action))
         return entries
 
     async def discover(self) -> Hits:

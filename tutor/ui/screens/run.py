@@ -193,10 +193,14 @@ class RunScreen(Screen[None]):
         session = RunSession(source)
         session.listen(self.schedule_refresh)
         self.session = session
+        self.session_opened(session)
         self.query_one(TrafficLog).sync([], [], -1)
         await source.start()
         # ScenarioStarted is the first line: show it so the learner sees the world is up.
         await session.step()
+
+    def session_opened(self, session: RunSession) -> None:
+        """Called with each new session, before its first event (the lesson screen follows it)."""
 
     async def step_once(self) -> bool:
         """One step; exposed for tests and the benchmark (key press does the same)."""

@@ -50,6 +50,11 @@ class TrafficLog(OptionList):
         finally:
             self._syncing = False
 
+    def on_resize(self) -> None:
+        # A pane beside or below grew (the lesson pane asks a question): keep the line in view.
+        if self.highlighted is not None:
+            self.scroll_to_highlight()
+
     def on_option_list_option_highlighted(self, message: OptionList.OptionHighlighted) -> None:
         message.stop()
         # The highlight messages of our own sync() arrive later, through the message queue: a
