@@ -57,7 +57,7 @@ class LessonRow:
         """The second line of the row: state, best score, minutes, advice."""
         parts = [self.state.value]
         if self.state is LessonState.STARTED and self.position:
-            parts[0] = f"stopped {self.position_words}"
+            parts[0] = f"stopped at {self.position_words}"
         if self.best is not None:
             parts.append(f"best {round(100 * self.best)}%")
         parts.append(f"{self.lesson.minutes} min")

@@ -142,19 +142,20 @@ def position_key(lesson: Lesson, stop: Stop) -> str:
 
 
 def position_words(lesson: Lesson, position: str) -> str:
-    """The position in words for "Continue … at …" ("when the client sends STARTTLS")."""
+    """The position in words, to follow "at" ("the point where the client sends STARTTLS")."""
     if position == END_POSITION:
         return "the end-of-lesson questions"
+    anchor = None
     if position.startswith("narration-"):
         number = position.removeprefix("narration-")
         if number.isdigit() and 0 < int(number) <= len(lesson.narration):
-            return lesson.narration[int(number) - 1].anchor.describe()
-    if position.startswith("question-"):
+            anchor = lesson.narration[int(number) - 1].anchor
+    elif position.startswith("question-"):
         qid = position.removeprefix("question-")
-        for spec in lesson.questions:
-            if spec.id == qid and spec.anchor is not None:
-                return spec.anchor.describe()
-    return "where you stopped"
+        anchor = next((q.anchor for q in lesson.questions if q.id == qid), None)
+    if anchor is None:
+        return "the point where you stopped"
+    return "the point where " + anchor.describe().removeprefix("when ")
 
 
 @dataclass

@@ -254,10 +254,12 @@ def score_renderable(flow: LessonFlow) -> RenderableType:
     head.append(f" ({score.percent}%) · {score.right} right at the first try")
     if score.carried:
         head.append(f" · {score.carried} from your earlier sitting")
-    table = Table.grid(padding=(0, 1))
-    table.add_column(no_wrap=True, min_width=16)
+    seconds = bool(flow.again_grades)  # a column for the second tries, if there were any
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(no_wrap=True, width=len("  ◐ Partly right"))
     table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    table.add_column(no_wrap=True)
+    if seconds:
+        table.add_column(no_wrap=True, width=len("then ◐ partly right"))
     for spec in flow.lesson.questions:
         grade = flow.engine.grades.get(spec.id)
         if grade is None:
@@ -265,12 +267,15 @@ def score_renderable(flow: LessonFlow) -> RenderableType:
         glyph, words = verdict_of(grade)
         asked = flow.engine.asked.get(spec.id)
         prompt = " ".join(asked.prompt.split()) if asked is not None else spec.id
-        second = flow.again_grades.get(spec.id)
-        again = ""
-        if second is not None:
-            again_glyph, again_words = verdict_of(second)
-            again = f"then {again_glyph} {again_words.lower()}"
-        table.add_row(Text(f"  {glyph} {words}", style="bold"), Text(prompt), Text(again))
+        row = [Text(f"  {glyph} {words}", style="bold"), Text(prompt)]
+        if seconds:
+            second = flow.again_grades.get(spec.id)
+            again = ""
+            if second is not None:
+                again_glyph, again_words = verdict_of(second)
+                again = f"then {again_glyph} {again_words.lower()}"
+            row.append(Text(again))
+        table.add_row(*row)
     tail = Text("\nKey points\n", style="bold")
     for point in flow.lesson.key_points:
         tail.append(f"  • {point}\n", style="not bold")
