@@ -168,6 +168,8 @@ async def test_restart_stops_the_world_and_starts_a_fresh_one() -> None:
 async def test_mx_down_what_if_chosen_in_the_picker_makes_mx2_deliver() -> None:
     app = TutorApp()
     async with app.run_test(size=LARGE) as pilot:
+        await pilot.pause()
+        await pilot.press("w")  # the start screen opens first; w opens the scenario picker
         screen = await start_from_picker(pilot, app, "hello", "mx-down")
         await play_to_end(pilot, app, screen)
         assert screen.session is not None

@@ -225,6 +225,11 @@ async def test_picker_opens_at_the_top_with_the_first_scenario_highlighted() -> 
     app = TutorApp()
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
+        await pilot.press("w")  # the start screen opens first; w opens the scenario picker
+        for _ in range(50):
+            if isinstance(app.screen, PickerScreen):
+                break
+            await pilot.pause(0.02)
         await pilot.pause()
         picker = app.screen
         assert isinstance(picker, PickerScreen)

@@ -1,4 +1,5 @@
-"""The Textual app: wires the picker, run and help screens together; holds little logic itself."""
+"""The Textual app: wires the start, lesson, picker, run and help screens together; holds
+little logic itself (the lesson flow, the course and the progress writer hold it)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.binding import Binding
 
+from tutor.learn.lesson import Lesson, load_lesson
+from tutor.learn.progress import Progress, ProgressError, ProgressStore
 from tutor.scenario import Scenario
 from tutor.trace import Event
-from tutor.ui.commands import TutorCommands
+from tutor.ui.commands import TutorCommands, described_bindings
 from tutor.ui.lines import use_dark_palette
+from tutor.ui.progress_writer import ProgressWriter
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
     from tutor.ui.screens.picker import PickerScreen
+    from tutor.ui.screens.start import StartScreen
 
     PickerChosen = PickerScreen.Chosen
+    LessonChosen = StartScreen.LessonChosen
+from tutor.ui.course import carried_scores, load_course
+from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.run import RunScreen, RunSpec
 from tutor.ui.themes import THEMES, theme_for
 
@@ -35,9 +43,12 @@ def _picker(selected: str | None, what_ifs: frozenset[str]) -> Screen[None]:
 class TutorApp(App[int]):
     """smtp-tutor's terminal UI.
 
-    ``scenario`` opens straight on a run (a shipped name, a path or a loaded Scenario); without
-    it the picker opens. ``replay`` shows a recorded trace instead of starting a world.
-    ``stepped=False`` lets the world run freely (the view still reveals one line per step).
+    ``lesson`` opens straight on that lesson (over ``replay`` if given, else a real run of its
+    scenario); ``scenario`` opens straight on a run (a shipped name, a path or a loaded
+    Scenario); with neither the start screen opens, listing ``lessons`` (default: the shipped
+    ones). ``replay`` shows a recorded trace instead of starting a world. ``stepped=False``
+    lets the world run freely (the view still reveals one line per step). ``progress`` is the
+    learner's progress file (default: theirs, in the platform's data directory).
     """
 
     CSS_PATH = "tutor.tcss"
@@ -66,8 +77,16 @@ class TutorApp(App[int]):
         export_dir: Path | None = None,
         keep: Path | None = None,
         record: Path | None = None,
+        lesson: Lesson | None = None,
+        lessons: Sequence[Lesson] | None = None,
+        progress: ProgressStore | None = None,
     ) -> None:
         super().__init__()
+        self.initial_lesson = lesson
+        self._lessons = list(lessons) if lessons is not None else None
+        self._lesson_problems: list[str] = []
+        self.progress_store = progress if progress is not None else ProgressStore()
+        self.progress_writer = ProgressWriter(self.progress_store, self._progress_problem)
         self.initial_spec: RunSpec | None = None
         if replay is not None:
             self.initial_spec = RunSpec(replay=tuple(replay), label=replay_label or "replay")
@@ -88,10 +107,12 @@ class TutorApp(App[int]):
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = theme_for(projector=self.projector, dark=self.dark_mode)
-        if self.initial_spec is not None:
+        if self.initial_lesson is not None:
+            self.push_screen(self.lesson_screen(self.initial_lesson, self.initial_spec))
+        elif self.initial_spec is not None:
             self.push_screen(RunScreen(self.initial_spec, stepped=self.stepped))
         else:
-            self.push_screen(_picker(*self._last_pick))
+            self.push_screen(self._start_screen())
 
     # ------------------------------------------------------------------ screens
 
@@ -99,15 +120,82 @@ class TutorApp(App[int]):
     def run_screen(self) -> RunScreen | None:
         return self.screen if isinstance(self.screen, RunScreen) else None
 
+    @property
+    def lessons(self) -> list[Lesson]:
+        """The course: the lessons given, or the shipped ones (loaded once, when first asked)."""
+        if self._lessons is None:
+            self._lessons, self._lesson_problems = load_course()
+        return self._lessons
+
+    def _load_progress(self) -> Progress:
+        """The learner's progress; a problem with the file is told in one line, never raised."""
+        try:
+            return self.progress_store.load()
+        except ProgressError as error:
+            self._progress_problem(str(error))
+            return Progress()
+
+    def _progress_problem(self, problem: str) -> None:
+        self.notify(problem, title="Progress", severity="warning", timeout=8)
+
+    def _start_screen(self) -> Screen[None]:
+        from tutor.ui.screens.start import StartScreen
+
+        lessons = self.lessons
+        return StartScreen(lessons, self._load_progress(), self._lesson_problems)
+
+    def lesson_screen(self, lesson: Lesson, spec: RunSpec | None = None) -> LessonScreen:
+        """The lesson, continuing where the learner stopped if they did."""
+        progress = self._load_progress()
+        record = progress.lessons.get(lesson.id)
+        return LessonScreen(
+            lesson,
+            spec,
+            resume_at=record.position if record else "",
+            carried=carried_scores(progress, lesson.id),
+            writer=self.progress_writer,
+            stepped=self.stepped,
+        )
+
+    async def _leave_current(self) -> None:
+        screen = self.run_screen
+        if screen is not None:
+            await screen.stop_run()
+        if isinstance(screen, LessonScreen):
+            screen.save_time()
+        await self.progress_writer.flush()
+
+    async def on_start_screen_lesson_chosen(self, message: LessonChosen) -> None:
+        await self._leave_current()
+        await self.switch_screen(self.lesson_screen(message.lesson))
+
+    async def action_lessons(self) -> None:
+        """Back to the start screen (the lessons, and the way to the scenarios)."""
+        await self._leave_current()
+        await self.switch_screen(self._start_screen())
+
+    async def reset_progress(self, lesson_id: str | None) -> None:
+        """Forget one lesson's progress (or all of it), then show the start screen afresh."""
+        await self.progress_writer.flush()
+        try:
+            if lesson_id is None:
+                backup = self.progress_store.reset_all()
+                kept = f" (the old file is kept as {backup})" if backup else ""
+                self.notify(f"All progress reset{kept}.", timeout=4)
+            else:
+                self.progress_store.reset_lesson(lesson_id)
+                self.notify("Lesson progress reset.", timeout=2)
+        except ProgressError as error:
+            self._progress_problem(str(error))
+        await self.switch_screen(self._start_screen())
+
     async def on_picker_screen_chosen(self, message: PickerChosen) -> None:
         self._last_pick = (message.name, message.what_ifs)
         spec = RunSpec(scenario=message.name, what_ifs=message.what_ifs)
         await self.switch_screen(RunScreen(spec, stepped=self.stepped))
 
     async def action_pick_scenario(self) -> None:
-        screen = self.run_screen
-        if screen is not None:
-            await screen.stop_run()
+        await self._leave_current()
         await self.switch_screen(_picker(*self._last_pick))
 
     def action_help(self) -> None:
@@ -116,8 +204,8 @@ class TutorApp(App[int]):
 
         if isinstance(self.screen, HelpScreen):
             return
-        bindings = list(self.screen.BINDINGS) + list(self.BINDINGS)
-        self.push_screen(HelpScreen([b for b in bindings if isinstance(b, Binding)]))
+        bindings = [binding for _, binding in described_bindings(self.screen)]
+        self.push_screen(HelpScreen(bindings))
 
     # ------------------------------------------------------------------ looks
 
@@ -144,10 +232,19 @@ class TutorApp(App[int]):
         path = self.save_screenshot(filename=name, path=str(self.export_dir))
         self.notify(f"Saved {path}", timeout=4)
 
+    async def action_quit(self) -> None:
+        """Quit once the learner's progress is on disk."""
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonScreen):
+                screen.save_time()
+        await self.progress_writer.flush()
+        self.exit()
+
     async def on_unmount(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, RunScreen):
                 await screen.stop_run()
+        await self.progress_writer.flush()
 
 
 def run_tui(
@@ -159,12 +256,17 @@ def run_tui(
     replay_label: str = "",
     keep: Path | None = None,
     record: Path | None = None,
+    lesson: str | None = None,
 ) -> int:
     """Entry point for the command line: open the app, return the exit code.
 
-    ``replay`` (events from tutor.trace.read_trace) steps through a recorded run instead of
-    starting a world; ``replay_label`` names it in the title bar. ``keep`` and ``record`` work
-    as with ``run --plain`` for the scenario the tutor opens on (each restart records anew).
+    With no scenario, replay or lesson the start screen opens (the lessons, and the way to the
+    scenario picker). ``lesson`` (a shipped lesson's id or a lesson file) opens that lesson,
+    continuing where the learner stopped; a lesson that cannot be loaded raises LessonError
+    (a UserError: one line and exit 2 at the edge) before the screen opens. ``replay``
+    (events from tutor.trace.read_trace) steps through a recorded run instead of starting a
+    world; ``replay_label`` names it in the title bar. ``keep`` and ``record`` work as with
+    ``run --plain`` for the scenario the tutor opens on (each restart records anew).
     """
     app = TutorApp(
         scenario,
@@ -174,6 +276,7 @@ def run_tui(
         replay_label=replay_label,
         keep=keep,
         record=record,
+        lesson=load_lesson(lesson) if lesson is not None else None,
     )
     result = app.run()
     return result if isinstance(result, int) else 0

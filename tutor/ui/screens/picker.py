@@ -51,11 +51,12 @@ def _what_if_prompt(label: str, on: bool) -> str:
 
 
 class PickerScreen(Screen[None]):
-    """Pick what to run; lessons will be listed here too once they exist."""
+    """Pick what to run, free of any lesson (the lessons are on the start screen: Escape)."""
 
     BINDINGS = [
         Binding("enter", "start", "Start run", show=True, priority=False),
         Binding("tab", "app.focus_next", "Next field", show=False),
+        Binding("escape", "app.lessons", "Back to the lessons", key_display="esc"),
     ]
 
     class Chosen(Message):
