@@ -11,7 +11,13 @@ from textual.widgets import Button, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Dismissed with True for yes; n, Escape or the No button say no."""
+    """Dismissed with True for yes; n, Escape or the No button say no.
+
+    No has the focus from the first frame: an Enter typed right after the key that asked
+    must never answer yes.
+    """
+
+    AUTO_FOCUS = "#confirm-no"
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
@@ -29,9 +35,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", id="confirm-yes", variant="error", compact=True)
                 yield Button("No (n)", id="confirm-no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
