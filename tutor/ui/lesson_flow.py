@@ -298,6 +298,8 @@ class LessonFlow:
             return Move.SHOWN
         if self.phase is Phase.RUN and not self.run_over:
             self.fresh = False
+            if self.asking is not None and self.asking.question is not None:
+                self.asking = None  # its feedback has been read: the narration shows again
             return Move.RUN
         if self.phase is Phase.SCORED:
             return Move.NOTHING

@@ -2,7 +2,9 @@
 
 Pure functions of the lesson flow's state, so the widgets stay thin and the wording is tested
 without a screen. Meaning is carried by a glyph and a word, never by colour alone:
-✓ right, ✗ wrong, ◐ partly right, ↷ skipped, ▶ the line or choice under the cursor.
+✓ right, ✗ wrong, ◐ partly right, ! a right choice missed, ↷ skipped, ▶ the line or choice
+under the cursor. Only bold and italic set text apart (no colour, no dim: dimmed text falls
+below a readable contrast on the light and projector themes).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def narration_text(flow: LessonFlow) -> Text:
         text.append("\n")
         text.append_text(run_over_text(flow))
     else:
-        text.append("space", style="bold").append(" steps on.", style="dim")
+        text.append("space", style="bold").append(" steps on.", style="italic")
     return text
 
 
@@ -142,9 +144,9 @@ def prompt_text(asking: Asking) -> Text:
 
 def rule_text(asking: Asking) -> Text:
     if asking.is_prediction:
-        return Text("Type the three-digit reply code you expect, then Enter.", style="dim")
+        return Text("Type the three-digit reply code you expect, then Enter.", style="italic")
     assert asking.question is not None
-    return Text(asking.question.rule(), style="dim")
+    return Text(asking.question.rule(), style="italic")
 
 
 # Kinds whose marks do not already show the right answer.
@@ -162,7 +164,7 @@ def letters_of(question: Question | None) -> dict[str, str]:
 def feedback(asking: Asking) -> RenderableType:
     """What the learner reads after answering (or predicting, or skipping)."""
     text = Text()
-    step_on = Text.assemble(("space", "bold"), (" steps on.", "dim"))
+    step_on = Text.assemble(("space", "bold"), (" steps on.", "italic"))
     if asking.skipped and asking.grade is None:
         text.append(f"{SKIPPED} Skipped", style="bold")
         if asking.phase is Phase.AGAIN:
@@ -189,7 +191,7 @@ def feedback(asking: Asking) -> RenderableType:
     if not grade.correct and not asking.from_prediction and grade.kind in _SAY_THE_ANSWER:
         after.append("The answer: ", style="bold").append(grade.expected + "\n")
     if grade.kind in (QuestionKind.MULTIPLE, QuestionKind.ORDER):
-        after.append(grade.summary + "\n", style="dim")
+        after.append(grade.summary + "\n", style="italic")
     for line in grade.explanation:
         after.append(line + "\n")
     after.append_text(step_on)
@@ -344,7 +346,7 @@ def review_item(number: int, item: ReviewItem) -> RenderableType:
             body.add_row(f"   {position}.", Text(order_item.text))
     elif isinstance(answer, TypeAnswer | NumberAnswer):
         body.add_row("", Text.assemble(("The answer: ", "bold"), answer.expected()))
-    body.add_row("", Text(question.rule(), style="dim"))
+    body.add_row("", Text(question.rule(), style="italic"))
     for line in question.explanation.lines():
         body.add_row("", Text(line))
     return Group(*parts, body, Text(""))

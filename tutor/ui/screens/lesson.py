@@ -227,7 +227,7 @@ class LessonScreen(RunScreen):
             return
         now = time.monotonic()
         seconds = min(now - self._time_mark, MAX_GAP_SECONDS)
-        if not records and not (leaving or seconds >= TIME_SAVE_SECONDS):
+        if not records and seconds < (1 if leaving else TIME_SAVE_SECONDS):
             return
         self._time_mark = now
         lesson_id = self.lesson.id

@@ -107,6 +107,10 @@ class StartScreen(Screen[None]):
         else:
             self.query_one("#start-scenarios", Button).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # No lessons: nothing to start or reset.
+        return bool(self.rows) or action not in ("suggested", "reset_lesson")
+
     def _show_about(self) -> None:
         lessons = self.query_one(LessonList)
         self.query_one("#lesson-about", Static).update(about(lessons.row))

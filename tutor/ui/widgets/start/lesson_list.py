@@ -17,7 +17,7 @@ def row_prompt(row: LessonRow, highlighted: bool) -> Text:
     text.append("▶ " if highlighted else "  ", style="bold")
     text.append(f"{row.state.glyph} {row.number}. ", style="bold")
     text.append(row.lesson.title, style="bold" if highlighted else "")
-    text.append(f"\n      {row.summary()}", style="dim" if row.state is LessonState.NEW else "")
+    text.append(f"\n      {row.summary()}", style="italic" if row.state is LessonState.NEW else "")
     return text
 
 
