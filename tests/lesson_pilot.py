@@ -29,7 +29,7 @@ PREDICTIONS = {"predict-rcpt": ("250", "550")}
 
 def course() -> list[Lesson]:
     """The two test lessons, in course order (journey, then starttls)."""
-    lessons, problems = load_course(sorted(LESSONS_DIR.glob("*.toml")))
+    lessons, problems = load_course([LESSONS_DIR / "journey.toml", LESSONS_DIR / "starttls.toml"])
     assert not problems
     return lessons
 
