@@ -37,11 +37,8 @@ from tutor.trace import (
     BounceAction,
     DsnFieldLink,
     Event,
-    Note,
-    NoteLevel,
     Outcome,
     RecipientResult,
-    Side,
     Stage,
 )
 from tutor.world.maillog.records import (
@@ -396,15 +393,7 @@ class QueueRunner:
         self.ctx.maillog.log(record, host=self.host.name, time=time)
 
     def _note(self, text: str, *, level: str = "info") -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.QUEUE,
-                side=Side.WORLD,
-                text=text,
-                level=NoteLevel(level),
-            )
-        )
+        self.ctx.note(text, host=self.host.name, stage=Stage.QUEUE, level=level)
 
 
 _LEADING_STATUS = re.compile(r"^([245]\.\d{1,3}\.\d{1,3}) (.*)$", re.DOTALL)

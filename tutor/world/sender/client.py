@@ -29,8 +29,6 @@ from tutor.trace import (
     COMMAND_STAGES,
     AuthResult,
     Direction,
-    Note,
-    NoteLevel,
     Side,
     SmtpLine,
     Stage,
@@ -785,7 +783,14 @@ class SmtpClient:
 
     def note(self, text: str, *, stage: Stage, level: str = "info") -> None:
         """Publish a plain statement in this client's session (used by the MTA and submit)."""
-        self._publish(Note(stage=stage, text=text, level=NoteLevel(level)))
+        self.ctx.note(
+            text,
+            host=self.host_name,
+            stage=stage,
+            side=Side.CLIENT,
+            session=self.session,
+            level=level,
+        )
 
 
 def _with_header(event: Any, **header: Any) -> Any:

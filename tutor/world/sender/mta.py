@@ -20,7 +20,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
 from tutor.runstate import PendingStep, StepKind
-from tutor.trace import Note, NoteLevel, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Outcome, RecipientResult, Side, Stage
 from tutor.world.dns.resolver import DnsTemporaryError, MxAnswer
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import (
@@ -528,15 +528,8 @@ class OutboundMta:
     def _note(
         self, text: str, session: str = "", *, stage: Stage = Stage.CONNECT, level: str = "info"
     ) -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=stage,
-                session=session,
-                side=Side.CLIENT,
-                text=text,
-                level=NoteLevel(level),
-            )
+        self.ctx.note(
+            text, host=self.host.name, stage=stage, side=Side.CLIENT, session=session, level=level
         )
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from tutor.clock import spoken_span
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Delivery, Note, Side, Stage
+from tutor.trace import Delivery, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.maillog.records import MasterStarted
 from tutor.world.queue.ids import new_queue_id
@@ -360,14 +360,12 @@ class Receiver:
         self._listener.listen_now()  # at once: a connection made right now must not be refused
         self._coming_up = asyncio.ensure_future(self._listener.start())
         cleared = spoken_span(self.host.fault_clears_after)
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.CONNECT,
-                side=Side.SERVER,
-                text=f"{self.host.name} is up again after {cleared} of world time: "
-                f"port {self.port} now accepts connections (fault 'down' cleared)",
-            )
+        self.ctx.note(
+            f"{self.host.name} is up again after {cleared} of world time: "
+            f"port {self.port} now accepts connections (fault 'down' cleared)",
+            host=self.host.name,
+            stage=Stage.CONNECT,
+            side=Side.SERVER,
         )
         self.ctx.maillog.log(MasterStarted(), host=self.host.name)
 
