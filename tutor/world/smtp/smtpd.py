@@ -5,8 +5,8 @@ server (submission.py). aiosmtpd keeps the state machine; this subclass adds thr
 
 * **The trace.** Every line the client sent (exact bytes, CRLF included), every reply line the
   server wrote, the DATA payload as one event, the TCP open/close and the TLS handshake are
-  published as server-side events. Reads are observed through a thin wrapper around aiosmtpd's
-  StreamReader, so what is recorded is exactly what the parser consumed.
+  published as server-side events. Reads are observed through the adapter's ``tap_read``
+  (aiosmtpd_adapter.py), so what is recorded is exactly what the parser consumed.
 * **Postfix's words.** aiosmtpd's own reply texts differ from Postfix's and often lack the
   RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``) and adds the code
   every reply carries once ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and
@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
+from aiosmtpd.smtp import MISSING, Envelope, TLSSetupException
 
 from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
@@ -56,6 +56,7 @@ from tutor.world.context import WorldContext
 from tutor.world.maillog.records import Peer as LogPeer
 from tutor.world.network import Service, ensure_loopback
 from tutor.world.sender.client import describe_certificate
+from tutor.world.smtp.aiosmtpd_adapter import QuietSession, SMTPAdapter
 from tutor.world.smtp.smtpd_log import SmtpdSessionLog
 
 # aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
@@ -188,7 +189,7 @@ class Peer:
         return not self.name.startswith("[")
 
 
-class TracedSession(Session):
+class TracedSession(QuietSession):
     """aiosmtpd's Session plus what our handlers and policies need to know about the client."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, trace_id: str, client: Peer) -> None:
@@ -200,16 +201,6 @@ class TracedSession(Session):
         self.tls_cipher = ""
         self.auth_user = ""
         self.log: SmtpdSessionLog | None = None  # the server's mail log of this session
-
-    # aiosmtpd sets login_data on every successful AUTH and logs a deprecation warning each
-    # time; the warning is about aiosmtpd's API, not something a learner should see.
-    @property
-    def login_data(self) -> Any:
-        return self._login_data
-
-    @login_data.setter
-    def login_data(self, value: Any) -> None:
-        self._login_data = value
 
 
 class TracedEnvelope(Envelope):
@@ -282,39 +273,6 @@ class _Reading(enum.Enum):
     PAYLOAD = enum.auto()  # message content after 354, up to CRLF.CRLF
 
 
-class _TappedReader:
-    """aiosmtpd's StreamReader with every returned chunk shown to ``tap`` first.
-
-    ``tap`` may hand back different bytes: that is how a line aiosmtpd would misparse (NUL,
-    invalid UTF-8) is turned into one it rejects with 500, since aiosmtpd has no pre-parse hook.
-    Attribute access falls through so aiosmtpd's own use of ``_buffer``/``_transport`` works.
-    """
-
-    def __init__(self, inner: asyncio.StreamReader, tap: Callable[[bytes], bytes]) -> None:
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "_tap", tap)
-
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        try:
-            data = await self._inner.readuntil(separator)
-        except asyncio.IncompleteReadError as exc:
-            self._tap(exc.partial)
-            raise
-        return self._tap(data)
-
-    async def readline(self) -> bytes:
-        return self._tap(await self._inner.readline())
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._tap(await self._inner.read(n))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._inner, name, value)
-
-
 # --------------------------------------------------------------------------- TLS facts
 
 _SNI: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -338,7 +296,7 @@ def record_sni(context: ssl.SSLContext) -> None:
 # --------------------------------------------------------------------------- the protocol
 
 
-class TracedSMTP(SMTP):
+class TracedSMTP(SMTPAdapter):
     """aiosmtpd's SMTP protocol, traced and speaking Postfix's replies (see module docstring)."""
 
     AuthLoginUsernameChallenge = "Username:"  # what Cyrus/Dovecot send (aiosmtpd: "User Name\0")
@@ -383,7 +341,7 @@ class TracedSMTP(SMTP):
     # ------------------------------------------------------------------ connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        starttls_done = self._original_transport is not None and self.transport is not None
+        starttls_done = self.starttls_done()
         if not starttls_done:
             self._identify(transport)
         # After STARTTLS, or on an implicit-TLS port, everything from here on is encrypted.
@@ -444,7 +402,7 @@ class TracedSMTP(SMTP):
         except KeyError:
             return self.local[0]
 
-    def _create_session(self) -> TracedSession:
+    def new_session(self) -> TracedSession:
         session = TracedSession(self.loop, self.trace_id, self.peer)
         session.encrypted = self._encrypted
         session.log = self.log
@@ -453,14 +411,8 @@ class TracedSMTP(SMTP):
             session.tls_version, session.tls_cipher = old.tls_version, old.tls_cipher
         return session
 
-    def _create_envelope(self) -> TracedEnvelope:
+    def new_envelope(self) -> TracedEnvelope:
         return TracedEnvelope()
-
-    def _cb_client_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        super()._cb_client_connected(reader, writer)
-        self._reader = _TappedReader(reader, self._tap)  # type: ignore[assignment]
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._pending:
@@ -484,16 +436,15 @@ class TracedSMTP(SMTP):
                 self.log.closed(close.time)
         super().connection_lost(error)
 
-    def _timeout_cb(self) -> None:
+    def on_idle_timeout(self) -> None:
         # Postfix says goodbye before hanging up on an idle client; aiosmtpd just closes.
         if self.transport is not None and not self.transport.is_closing():
             self._write_reply(f"421 4.4.2 {self.host_name} Error: timeout exceeded")
             self._close_reason = "timeout"
-        super()._timeout_cb()
 
     # ------------------------------------------------------------------ reading
 
-    def _tap(self, chunk: bytes) -> bytes:
+    def tap_read(self, chunk: bytes) -> bytes:
         """See each chunk aiosmtpd reads; publish complete lines; maybe substitute a bad line."""
         if not chunk:
             return chunk
@@ -557,7 +508,7 @@ class TracedSMTP(SMTP):
         greeting = not self._greeted
         if greeting:
             self._greeted = True
-            override = await self._call_handler_hook("CONNECT")
+            override = await self.call_handler_hook("CONNECT")
             if isinstance(override, str) and override[:1] in ("4", "5"):
                 await self._send_and_hang_up(override, f"greeted with {override[:3]}")
                 return
@@ -579,7 +530,7 @@ class TracedSMTP(SMTP):
             self._hang_up()
         elif text.startswith("221"):
             self._close_reason = "QUIT"
-        await self._writer.drain()
+        await self.writer.drain()
 
     def _command_is_forbidden(self, text: str) -> bool:
         """Postfix hangs up on HTTP verbs and header lines typed as commands (smtpd_forbid_cmds)."""
@@ -600,20 +551,19 @@ class TracedSMTP(SMTP):
                 explain=smtp_line_key(Direction.SERVER_TO_CLIENT, data),
             )
         )
-        self._writer.write(data)
+        self.writer.write(data)
         if self.log is not None:
             self.log.replied(text, line.time)
 
     async def _send_and_hang_up(self, text: str, reason: str) -> None:
         self._write_reply(text)
         self._close_reason = reason
-        await self._writer.drain()
+        await self.writer.drain()
         self._hang_up()
 
     def _hang_up(self) -> None:
         # The same way aiosmtpd ends a session after QUIT: stop the loop, close (after flushing).
-        if self._handler_coroutine is not None:
-            self._handler_coroutine.cancel()
+        self.cancel_handler()
         if self.transport is not None:
             self.transport.close()
 
@@ -623,7 +573,7 @@ class TracedSMTP(SMTP):
         if not hostname:
             await self.push("501 Syntax: EHLO hostname")
             return
-        self._set_rset_state()
+        self.reset_transaction()
         assert self.session is not None
         self.session.extended_smtp = True
         self.session.host_name = hostname
@@ -637,8 +587,8 @@ class TracedSMTP(SMTP):
         keywords.append(f"SIZE {self.data_size_limit}" if self.data_size_limit else "SIZE")
         if self.tls_context and not self._encrypted:
             keywords.append("STARTTLS")
-        if self.auth_enabled and (self._encrypted or not self._auth_require_tls):
-            mechanisms = sorted(self._auth_methods, key=lambda m: (m != "PLAIN", m))
+        if self.auth_enabled and (self._encrypted or not self.requires_tls_for_auth):
+            mechanisms = sorted(self.sasl_mechanisms, key=lambda m: (m != "PLAIN", m))
             keywords.append("AUTH " + " ".join(mechanisms))
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
         lines = [self.host_name, *keywords]
