@@ -13,10 +13,11 @@ Naming: aiosmtpd's ``__init__`` takes every member of the server whose name star
 ``auth_`` as an AUTH mechanism and every ``smtp_`` one as an SMTP command (1.2 to 1.4.6), so
 names here and in subclasses start with neither unless they are meant to be one.
 
-Each member says which aiosmtpd behaviour it relies on. All of them were read in aiosmtpd 1.4.6
-and are the same from 1.4.4 unless a comment says otherwise; tests/test_aiosmtpd_adapter.py
-fails, naming the member, when a release renames or changes one, and the pin of aiosmtpd in
-pyproject.toml is the range those tests pass on.
+Each member says which aiosmtpd behaviour it relies on, read in aiosmtpd 1.4.6; the versions
+named are those whose source has the same member. tests/test_aiosmtpd_adapter.py fails, naming
+the member, when a release renames or changes one, and the pin in pyproject.toml is the range
+those tests pass on: 1.4.6 (and aiosmtpd's master after it). 1.4.4 and 1.4.5 have every member
+but fail two behaviours the trace relies on (see ``TappedReader``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ class TappedReader:
     ``tap`` may hand back different bytes: aiosmtpd has no pre-parse hook, so this is the one
     place a line can be seen (and replaced) before the parser gets it.
 
-    Relies on aiosmtpd 1.4.x reading the client only with ``readuntil`` (commands; DATA lines
-    with separator CRLF since 1.4.5), ``readline`` (AUTH responses) and ``read`` (the rest of an
-    overlong line). On STARTTLS aiosmtpd sets the reader's ``_transport`` and (since 1.4.6)
-    clears its ``_buffer``; every other attribute therefore falls through to the wrapped reader.
+    Relies on aiosmtpd 1.4.x reading the client only with ``readuntil`` (commands, and DATA
+    lines split on CRLF only since 1.4.5, the SMTP smuggling fix: ``TracedSMTP.tap_read`` frames
+    the payload the same way), ``readline`` (AUTH responses) and ``read`` (the rest of an
+    overlong line). On STARTTLS aiosmtpd sets the reader's ``_transport`` and, since 1.4.6,
+    clears its ``_buffer`` so plaintext pipelined behind STARTTLS is never read as a command
+    (RFC 3207 §4.2); every other attribute therefore falls through to the wrapped reader.
     """
 
     def __init__(self, inner: asyncio.StreamReader, tap: Callable[[bytes], bytes]) -> None:
