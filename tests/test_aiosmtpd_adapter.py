@@ -13,6 +13,7 @@ import ast
 import asyncio
 import contextlib
 import inspect
+import re
 import tomllib
 import warnings
 from base64 import b64encode
@@ -33,6 +34,7 @@ from tutor.world.context import WorldContext
 from tutor.world.gate import StepGate
 from tutor.world.network import NetworkPlan, Service
 from tutor.world.smtp.aiosmtpd_adapter import QuietSession, SMTPAdapter
+from tutor.world.smtp.postfix_replies import TABLE
 from tutor.world.smtp.smtpd import Listener, TracedSMTP
 
 ROOT = Path(__file__).parent.parent
@@ -46,11 +48,11 @@ INSTALLED = aiosmtpd.__version__  # the one imported, which is what these tests 
 HOST = "mx.adapter.test"
 
 
-def changed(member: str, what: str) -> str:
+def changed(member: str, what: str, relier: str = "tutor/world/smtp/aiosmtpd_adapter.py") -> str:
     """The failure message: which member, what changed, what to do."""
     return (
-        f"aiosmtpd {INSTALLED}: {member} {what}. tutor/world/smtp/aiosmtpd_adapter.py relies on "
-        f"it (pyproject.toml pins {PIN}): adapt the adapter, then move the pin."
+        f"aiosmtpd {INSTALLED}: {member} {what}. {relier} relies on it (pyproject.toml pins "
+        f"{PIN}): adapt {relier}, then move the pin."
     )
 
 
@@ -508,3 +510,40 @@ def test_only_the_adapter_names_aiosmtpd_s_private_members(
         "attribute of ours with the same name would also clash with aiosmtpd's):\n"
         + "\n".join(offences)
     )
+
+
+# --------------------------------------------------------------------------- aiosmtpd's reply texts
+
+
+def aiosmtpd_reply_texts() -> tuple[set[str], list[re.Pattern[str]], set[str]]:
+    """The strings in aiosmtpd.smtp's source: constants, f-strings as regexes (each value ".+")
+    and f-strings rendered with each value "X"."""
+    tree = ast.parse(inspect.getsource(aiosmtpd.smtp))
+    constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    templates, rendered = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [v.value if isinstance(v, ast.Constant) else None for v in node.values]
+            regex = "".join(".+" if p is None else re.escape(p) for p in parts)
+            templates.append(re.compile(regex))
+            rendered.add("".join("X" if p is None else p for p in parts))
+    return {c for c in constants if isinstance(c, str)}, templates, rendered
+
+
+def test_every_reply_postfix_replies_toml_rewrites_is_one_aiosmtpd_still_sends() -> None:
+    constants, templates, rendered = aiosmtpd_reply_texts()
+    texts = set(TABLE.exact) | {reply for reply, _ in TABLE.by_command}
+    stale = sorted(
+        t for t in texts if t not in constants and not any(f.fullmatch(t) for f in templates)
+    )
+    assert not stale, changed(
+        "the reply texts of aiosmtpd.smtp",
+        f"no longer include {stale}, which are rewritten into Postfix's",
+        relier="tutor/data/postfix_replies.toml",
+    )
+    for pattern, _ in TABLE.patterns:
+        assert any(pattern.match(t) for t in constants | rendered), changed(
+            "the reply texts of aiosmtpd.smtp",
+            f"no longer include one that [[pattern]] {pattern.pattern!r} matches",
+            relier="tutor/data/postfix_replies.toml",
+        )

@@ -8,9 +8,10 @@ server (submission.py). aiosmtpd keeps the state machine; this subclass adds thr
   published as server-side events. Reads are observed through the adapter's ``tap_read``
   (aiosmtpd_adapter.py), so what is recorded is exactly what the parser consumed.
 * **Postfix's words.** aiosmtpd's own reply texts differ from Postfix's and often lack the
-  RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``) and adds the code
-  every reply carries once ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and
-  the HELO/EHLO replies), so learners see the replies a real MTA sends.
+  RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``; the texts are in
+  tutor/data/postfix_replies.toml) and adds the code every reply carries once
+  ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and the HELO/EHLO
+  replies), so learners see the replies a real MTA sends.
 * **Bad input.** A line with a NUL byte or invalid UTF-8 is answered 500 the way Postfix does,
   and the session carries on.
 
@@ -57,6 +58,7 @@ from tutor.world.maillog.records import Peer as LogPeer
 from tutor.world.network import Service, ensure_loopback
 from tutor.world.sender.client import describe_certificate
 from tutor.world.smtp.aiosmtpd_adapter import QuietSession, SMTPAdapter
+from tutor.world.smtp.postfix_replies import postfix_reply
 from tutor.world.smtp.smtpd_log import SmtpdSessionLog
 
 # aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
@@ -73,104 +75,6 @@ MAIL_PARAMS_ALLOWANCE = 26 + 10 + 14  # SIZE= (RFC 1870), SMTPUTF8, BODY=8BITMIM
 # Commands a header line typed into nc starts with; Postfix hangs up on them (smtpd_forbid_cmds).
 FORBIDDEN_COMMANDS = frozenset({"CONNECT", "GET", "POST"})
 _HEADER_LIKE = re.compile(r"^[!-9;-~]+:$")
-
-
-# --------------------------------------------------------------------------- Postfix replies
-
-# aiosmtpd reply text (exact, or a regex when it embeds a value) -> Postfix's reply.
-# "{host}" is filled in with the server's host name.
-_EXACT_REPLIES: dict[str, str] = {
-    "250 OK": "250 2.0.0 Ok",  # NOOP, RSET; MAIL and RCPT are special-cased below
-    "221 Bye": "221 2.0.0 Bye",
-    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
-    "500 Error: bad syntax": "500 5.5.2 Error: bad syntax",
-    "500 Command line too long": "500 5.5.2 Error: line too long",
-    "503 Error: send HELO first": "503 5.5.1 Error: send HELO/EHLO first",
-    "503 Error: send EHLO first": "503 5.5.1 Error: send HELO/EHLO first",
-    "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
-    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
-    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
-    "503 Already authenticated": "503 5.5.1 Error: already authenticated",
-    "501 Not enough value": "501 5.5.4 Syntax: AUTH mechanism",
-    "501 Too many values": "501 5.5.4 Syntax: AUTH mechanism",
-    "501 5.7.0 Auth aborted": "501 5.7.0 Authentication aborted",
-    "535 5.7.8 Authentication credentials invalid": (
-        "535 5.7.8 Error: authentication failed: authentication failure"
-    ),
-    "501 Syntax: QUIT": "501 5.5.4 Syntax: QUIT",
-    "501 Syntax: RSET": "501 5.5.4 Syntax: RSET",
-    "501 Syntax: DATA": "501 5.5.4 Syntax: DATA",
-    "501 Syntax: STARTTLS": "501 5.5.4 Syntax: STARTTLS",
-    "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
-    "552 Error: message size exceeds fixed maximum message size": (
-        "552 5.3.4 Message size exceeds fixed limit"
-    ),
-    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed limit",
-    "502 5.5.1 Too many unrecognized commands, goodbye.": "421 4.7.0 {host} Error: too many errors",
-    "502 EXPN not implemented": "502 5.5.2 Error: command not recognized",
-}
-_NOT_RECOGNIZED = "502 5.5.2 Error: command not recognized"
-_PATTERN_REPLIES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^500 Error: command [\"'].*[\"'] not recognized$"), _NOT_RECOGNIZED),
-    (re.compile(r"^501 Syntax: MAIL FROM: <address>.*$"), "501 5.5.4 Syntax: MAIL FROM:<address>"),
-    (re.compile(r"^501 Syntax: RCPT TO: <address>.*$"), "501 5.5.4 Syntax: RCPT TO:<address>"),
-)
-_BY_COMMAND: dict[tuple[str, str], str] = {
-    ("250 OK", "MAIL"): "250 2.1.0 Ok",
-    ("250 OK", "RCPT"): "250 2.1.5 Ok",
-    ("553 5.1.3 Error: malformed address", "MAIL"): "501 5.1.7 Bad sender address syntax",
-    ("553 5.1.3 Error: malformed address", "RCPT"): "501 5.1.3 Bad recipient address syntax",
-}
-# Fallback when a reply has no enhanced code yet (RFC 3463 classes, Postfix's choices).
-_ENHANCED_BY_CODE: dict[int, str] = {
-    220: "2.0.0",
-    221: "2.0.0",
-    235: "2.7.0",
-    250: "2.0.0",
-    252: "2.0.0",
-    421: "4.3.0",
-    450: "4.3.0",
-    451: "4.3.0",
-    452: "4.5.3",
-    454: "4.7.0",
-    500: "5.5.2",
-    501: "5.5.4",
-    502: "5.5.1",
-    503: "5.5.1",
-    504: "5.5.4",
-    530: "5.7.0",
-    535: "5.7.8",
-    550: "5.0.0",
-    552: "5.3.4",
-    553: "5.1.3",
-    554: "5.5.1",
-    555: "5.5.4",
-}
-_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
-
-
-def postfix_reply(reply: str, command: str, host: str, *, greeting: bool = False) -> str:
-    """The reply Postfix would send where aiosmtpd wants to send ``reply``.
-
-    ``command`` is the verb being answered (upper case). Replies to HELO/EHLO, the
-    greeting and 3xx intermediate replies carry no enhanced code (RFC 2034 §3); every other
-    2xx/4xx/5xx reply gets one.
-    """
-    rewritten = _BY_COMMAND.get((reply, command)) or _EXACT_REPLIES.get(reply)
-    if rewritten is None:
-        for pattern, replacement in _PATTERN_REPLIES:
-            if pattern.match(reply):
-                rewritten = replacement
-                break
-    reply = (rewritten or reply).replace("{host}", host)
-    if greeting or command in ("EHLO", "HELO") or _HAS_ENHANCED.match(reply):
-        return reply
-    code = reply[:3]
-    if not code.isdigit() or code[0] not in "245":
-        return reply
-    enhanced = _ENHANCED_BY_CODE.get(int(code), f"{code[0]}.0.0")
-    separator, text = reply[3:4], reply[4:]
-    return f"{code}{separator or ' '}{enhanced}{' ' + text if text else ''}"
 
 
 # --------------------------------------------------------------------------- sessions
