@@ -439,9 +439,21 @@ def test_auth_methods_names_the_mechanisms_on_offer(loop: asyncio.AbstractEventL
     )
 
 
-def test_no_member_of_ours_is_taken_for_an_auth_mechanism_or_a_command() -> None:
+def test_no_member_of_ours_is_taken_for_an_auth_mechanism_or_a_command(tmp_path: Path) -> None:
     # aiosmtpd's __init__ takes every auth_* member for a mechanism and every smtp_* for a verb.
-    ours = {n for n in dir(TracedSMTP) if n.startswith(("auth_", "smtp_"))}
+    ctx = WorldContext(
+        publish=Trace().publish,
+        clock=RealClock(),
+        plan=NetworkPlan.build({HOST: "127.0.0.1"}),
+        gate=StepGate(),
+        run_dir=tmp_path,
+    )
+    loop = asyncio.new_event_loop()
+    try:
+        server = TracedSMTP(object(), ctx=ctx, host_name=HOST, auth_enabled=True, loop=loop)
+    finally:
+        loop.close()
+    ours = {n for n in dir(server) if n.startswith(("auth_", "smtp_"))}
     theirs = {n for n in dir(SMTP) if n.startswith(("auth_", "smtp_"))}
     assert ours == theirs, f"new auth_/smtp_ members would be mechanisms/commands: {ours - theirs}"
 

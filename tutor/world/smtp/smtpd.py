@@ -225,7 +225,7 @@ class TracedSMTP(SMTPAdapter):
         self.ctx = ctx
         self.host_name = host_name
         self.implicit_tls = implicit_tls
-        self.auth_enabled = auth_enabled
+        self.offers_auth = auth_enabled  # not auth_*: aiosmtpd would list it as a mechanism
         self.trace_id = ""
         self.peer = Peer(f"[{host_name}]", "", 0)
         self.local = ("", 0)
@@ -491,7 +491,7 @@ class TracedSMTP(SMTPAdapter):
         keywords.append(f"SIZE {self.data_size_limit}" if self.data_size_limit else "SIZE")
         if self.tls_context and not self._encrypted:
             keywords.append("STARTTLS")
-        if self.auth_enabled and (self._encrypted or not self.requires_tls_for_auth):
+        if self.offers_auth and (self._encrypted or not self.requires_tls_for_auth):
             mechanisms = sorted(self.sasl_mechanisms, key=lambda m: (m != "PLAIN", m))
             keywords.append("AUTH " + " ".join(mechanisms))
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
@@ -530,7 +530,7 @@ class TracedSMTP(SMTPAdapter):
 
     async def smtp_AUTH(self, arg: str) -> None:
         assert self.envelope is not None
-        if not self.auth_enabled:
+        if not self.offers_auth:
             await self.push("503 5.5.1 Error: authentication not enabled")
             return
         if self.envelope.mail_from:
