@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tutor.clock import Clock
-from tutor.trace import Event, Note, NoteLevel, Side, Stage
+from tutor.trace import Event, Note, NoteLevel, Side, Stage, printable
 from tutor.world.gate import StepGate
 from tutor.world.maillog.writer import MailLog
 from tutor.world.network import NetworkPlan
@@ -60,7 +60,7 @@ class WorldContext:
                 stage=stage,
                 side=side,
                 session=session,
-                text=text,
+                text=printable(text),  # notes quote what clients sent (a HELO name...)
                 level=NoteLevel(level),
             )
         )

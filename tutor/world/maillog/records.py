@@ -71,6 +71,14 @@ def format_delay(seconds: float, sig_digits: int = 2, max_decimals: int = 2) -> 
     return out
 
 
+def postfix_printable(text: str) -> str:
+    """What Postfix logs for text a client sent: each non-printable character becomes '?'
+    (its printable() in the log code), so no log line can carry a terminal escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def syslog_timestamp(when: float) -> str:
     """``Nov 28 09:00:01`` (RFC 3164 style, day padded with a space; UTC on the world clock)."""
     moment = datetime.fromtimestamp(when, UTC)
@@ -479,8 +487,10 @@ def to_event(record: LogRecord, *, host: str, session: str = "", time: float = 0
         side=Side.WORLD,
         explain="log." + daemon,
         program=record.program,
-        text=record.text(),
-        fields=record.fields(),
+        text=postfix_printable(record.text()),
+        fields={
+            k: postfix_printable(v) if isinstance(v, str) else v for k, v in record.fields().items()
+        },
     )
 
 
