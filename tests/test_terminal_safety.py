@@ -51,3 +51,27 @@ def test_printable_leaves_ordinary_text_alone_and_escapes_every_control() -> Non
     assert printable("250-PIPELINING") == "250-PIPELINING"
     assert printable("Grüße 📧") == "Grüße 📧"
     assert printable("a\rb\tc\x7f\x9b\u202e") == "a\\rb\\tc\\x7f\\x9b\\u202e"
+
+
+def test_a_kept_world_is_private_whatever_the_umask(tmp_path) -> None:
+    """Mail, the mail log and the trace (with its AUTH PLAIN line) are the user's alone."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    keep = tmp_path / "kept"
+    code = (
+        "import os, sys; os.umask(0); from tutor.cli import main; "
+        f"sys.exit(main(['run', 'hello', '--plain', '--keep', {str(keep)!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(os.stat(keep).st_mode) == 0o700
+    sensitive = [keep / "trace.jsonl", keep / "log" / "maillog", keep / "log" / "maillog.jsonl"]
+    sensitive += list((keep / "mailboxes").rglob("new/*"))
+    assert len(sensitive) > 3
+    for path in sensitive:
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
+    for directory in [p for p in keep.rglob("*") if p.is_dir()]:
+        assert stat.S_IMODE(os.stat(directory).st_mode) & 0o022 == 0, directory

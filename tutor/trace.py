@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from tutor.errors import UserError
+from tutor.files import private_opener
 
 TRACE_FORMAT = "smtp-tutor"
 TRACE_VERSION = 1
@@ -796,7 +797,9 @@ def record_run(
     """
     for target in (record, keep / KEPT_TRACE_NAME if keep else None):
         if target is not None:
-            stream = files.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 (closed by files)
+            stream = files.enter_context(  # closed by files
+                open(target, "w", encoding="utf-8", opener=private_opener)  # noqa: SIM115
+            )
             trace.subscribe(TraceRecorder(stream, header))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.clock import Clock, FastForwardClock, spoken_span
+from tutor.files import private_dir
 from tutor.runstate import HostInfo, UserInfo, WorldInfo
 from tutor.scenario import Fault, Role, Scenario
 from tutor.trace import (
@@ -79,7 +80,7 @@ class World:
         self._keep = run_dir is not None
         if run_dir is None:
             run_dir = Path(tempfile.mkdtemp(prefix="smtp-tutor-"))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir)  # mail, logs and the trace are the user's alone
         # Retries over days play out in seconds: real time between waits, waits skipped.
         self.clock = clock or FastForwardClock(start=scenario_start(scenario))
         self.trace = trace or Trace()
