@@ -449,6 +449,14 @@ def _parse_timing(reader: TomlFile, data: dict[str, Any], meta: dict[str, Any]) 
     greylist_table = reader.table("", data, "greylist")
     reader.check_keys("greylist", greylist_table, _GREYLIST_KEYS)
     retry = {k: reader.duration("retry", retry_table, k, 0.0) for k in retry_table}
+    low = retry.get("minimal_backoff_time", 300.0)  # Postfix's defaults
+    high = retry.get("maximal_backoff_time", 4000.0)
+    if low > high:
+        key = "minimal_backoff_time" if "minimal_backoff_time" in retry else "maximal_backoff_time"
+        raise reader.fail(
+            f"retry.{key}",
+            f"minimal_backoff_time ({low:g} s) must not exceed maximal_backoff_time ({high:g} s)",
+        )
     greylist = {
         k: (
             float(reader.integer("greylist", greylist_table, k, 0))

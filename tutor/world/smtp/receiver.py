@@ -211,8 +211,11 @@ class ReceiverHandler:
                 f"550 5.1.1 <{address}>: Recipient address rejected: "
                 "User unknown in virtual mailbox table"
             )
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
+        if not _already_named(envelope, address):
+            # Postfix's cleanup drops a recipient named twice (duplicate_filter_limit): the
+            # second RCPT still gets 250, but the mailbox receives one copy.
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(
@@ -376,6 +379,11 @@ class Receiver:
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
+
+
+def _already_named(envelope: TracedEnvelope, address: str) -> bool:
+    """Whether this transaction already has ``address`` (compared without case)."""
+    return address.lower() in (r.lower() for r in envelope.rcpt_tos)
 
 
 def fault_holds(host: HostSpec, started: float, now: float) -> bool:

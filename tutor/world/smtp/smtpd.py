@@ -459,6 +459,18 @@ class TracedSMTP(SMTPAdapter):
         if self.log is not None:
             self.log.replied(text, line.time)
 
+    def shut_down(self) -> None:
+        """The world is stopping (Ctrl-C, SIGTERM): say 421 first, then close (RFC 5321
+        §3.8: a server that must close a session tells the client why with a 421)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._greeted:
+            self._write_reply(
+                f"421 4.3.2 {self.host_name} Service shutting down, closing transmission channel"
+            )
+        self._close_reason = self._close_reason or "server shutting down"
+        self.transport.close()
+
     async def _send_and_hang_up(self, text: str, reason: str) -> None:
         self._write_reply(text)
         self._close_reason = reason
@@ -699,9 +711,7 @@ class Listener:
         self._socket = None  # the server owns it now and closes it
         self._server.close()
         for protocol in list(self._live):
-            if protocol.transport is not None:
-                protocol._close_reason = protocol._close_reason or "server shutting down"
-                protocol.transport.close()
+            protocol.shut_down()
         await self._server.wait_closed()
         self._server = None
         await asyncio.sleep(0)  # let connection_lost callbacks run before the loop moves on

@@ -112,8 +112,9 @@ class SubmissionHandler:
         rcpt_options: list[str],
     ) -> str:
         # An authenticated user may send anywhere (permit_sasl_authenticated).
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
+        if address.lower() not in (r.lower() for r in envelope.rcpt_tos):  # cleanup dedups
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(
