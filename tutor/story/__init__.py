@@ -14,7 +14,7 @@ nothing else. One module per question:
 * ``verdicts``  — policy verdicts per check, and DMARC's identifier alignment.
 """
 
-from tutor.story.dsn import Dsn, DsnCause, DsnField, dsn_causes, dsn_fields, dsns
+from tutor.story.dsn import Dsn, DsnCause, dsn_causes, dsns
 from tutor.story.exchanges import Exchange, Prompt, answer_to, commands, exchanges
 from tutor.story.message import HeaderLine, MessageState, message_state, shaping_events
 from tutor.story.mx import MxChoice, MxConnection, MxRecord, mx_choices, mx_records
@@ -42,13 +42,7 @@ from tutor.story.timelines import (
     build_timelines,
     retry_gaps,
 )
-from tutor.story.verdicts import (
-    Alignment,
-    Verdict,
-    dmarc_alignment,
-    verdicts,
-    verdicts_by_check,
-)
+from tutor.story.verdicts import Alignment, dmarc_alignment, verdicts, verdicts_by_check
 
 __all__ = [
     "TWO_ENDED_KINDS",
@@ -57,7 +51,6 @@ __all__ = [
     "DnsQuestions",
     "Dsn",
     "DsnCause",
-    "DsnField",
     "DsnSent",
     "Exchange",
     "HeaderLine",
@@ -73,13 +66,11 @@ __all__ = [
     "SidePairs",
     "StepSides",
     "Timeline",
-    "Verdict",
     "answer_to",
     "build_timelines",
     "commands",
     "dmarc_alignment",
     "dsn_causes",
-    "dsn_fields",
     "dsns",
     "exchanges",
     "hop_stages",

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tutor.story._records import value_of
 from tutor.trace import (
     AuthResult,
     Direction,
@@ -120,7 +119,7 @@ class SessionBook:
 
     def add(self, event: Event) -> None:
         if isinstance(event, ScenarioStarted):
-            self._world_addresses = {str(value_of(h, "address")) for h in event.hosts} - {""}
+            self._world_addresses = {h.address for h in event.hosts if h.address}
             return
         if not event.session:
             return
