@@ -402,3 +402,20 @@ def test_story_loads_without_textual_the_world_or_the_views() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_story_names_load_on_first_use_and_a_plain_transcript_loads_only_its_folds() -> None:
+    code = (
+        "import sys, tutor.story as s; "
+        "assert sorted(s.__all__) == sorted(s._HOME), 'story.__all__ and _HOME differ'; "
+        "import tutor.render.transcript; "
+        "print(' '.join(m for m in sys.modules if m.startswith('tutor.story.')))"
+    )
+    root = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = {name.removeprefix("tutor.story.") for name in result.stdout.split()}
+    assert loaded == {"session", "side", "dsn", "timeline"}
+    assert callable(story.sessions) and callable(story.exchanges) and callable(story.verdicts)

@@ -12,7 +12,7 @@ after it, and whether the message then left the queue.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tutor.trace import (
     Bounce,
@@ -62,17 +62,22 @@ class Timeline:
         return len(self.attempts) > 1
 
 
-@dataclass
+# The two builders below are plain classes, not dataclasses: every `run --plain` imports this
+# module, and a dataclass costs about a millisecond to define.
+
+
 class _OpenAttempt:
     """An attempt while the fold still adds to it."""
 
-    number: int
-    at: float
-    results: list[RecipientResult] = field(default_factory=list)
-    deferred_at: float | None = None
-    next_at: float | None = None
-    dsns: list[DsnSent] = field(default_factory=list)
-    left_queue: bool = False
+    __slots__ = ("at", "deferred_at", "dsns", "left_queue", "next_at", "number", "results")
+
+    def __init__(self, number: int, at: float) -> None:
+        self.number, self.at = number, at
+        self.results: list[RecipientResult] = []
+        self.deferred_at: float | None = None
+        self.next_at: float | None = None
+        self.dsns: list[DsnSent] = []
+        self.left_queue = False
 
     def freeze(self) -> Attempt:
         return Attempt(
@@ -86,11 +91,12 @@ class _OpenAttempt:
         )
 
 
-@dataclass
 class _OpenTimeline:
-    queue_id: str
-    arrival: float
-    attempts: list[_OpenAttempt] = field(default_factory=list)
+    __slots__ = ("arrival", "attempts", "queue_id")
+
+    def __init__(self, queue_id: str, arrival: float) -> None:
+        self.queue_id, self.arrival = queue_id, arrival
+        self.attempts: list[_OpenAttempt] = []
 
     def freeze(self) -> Timeline:
         return Timeline(self.queue_id, self.arrival, tuple(a.freeze() for a in self.attempts))
