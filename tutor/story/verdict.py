@@ -1,8 +1,9 @@
 """Policy verdicts per check (SPF, DKIM, DMARC, DNSBL, greylisting) and DMARC's alignment.
 
 Each receiving-side check publishes one PolicyVerdict with its result, the action it asks for
-and the steps that led there. A quiz asks "What did SPF say about the MAIL FROM identity?"
-or "Which identifier was not aligned for DMARC?"; story answers from those verdicts.
+and the steps that led there; the verdicts are typed events already, so story hands them out
+as they are. What it adds is DMARC's identifier alignment (RFC 7489 §3.1), which a quiz asks
+about ("Which identifier was not aligned for DMARC?") and the verdict states only in its steps.
 """
 
 from __future__ import annotations
@@ -11,44 +12,22 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tutor.trace import Event, PolicyVerdict
+from tutor.trace import Event, PolicyCheck, PolicyVerdict
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """One check's verdict on one message (or connection), where and when it was given."""
-
-    check: str  # spf | dkim | dmarc | dnsbl | greylist
-    result: str  # the check's own word: pass, fail, softfail, none, listed, new, ...
-    action: str  # none | defer | quarantine | reject
-    host: str  # the receiving host that ran the check
-    session: str
-    seq: int
-    reasons: tuple[str, ...]
-
-
-def verdicts(events: Iterable[Event], check: str = "") -> tuple[Verdict, ...]:
+def verdicts(
+    events: Iterable[Event], check: PolicyCheck | None = None
+) -> tuple[PolicyVerdict, ...]:
     """Every policy verdict of the run (only those of ``check`` if given), in order."""
-    wanted = check.casefold()
     return tuple(
-        Verdict(
-            check=str(e.check),
-            result=str(e.result),
-            action=str(e.action),
-            host=e.host,
-            session=e.session,
-            seq=e.seq,
-            reasons=tuple(e.reasons),
-        )
-        for e in events
-        if isinstance(e, PolicyVerdict) and (not wanted or str(e.check).casefold() == wanted)
+        e for e in events if isinstance(e, PolicyVerdict) and (check is None or e.check == check)
     )
 
 
-def verdicts_by_check(events: Iterable[Event]) -> dict[str, tuple[Verdict, ...]]:
+def verdicts_by_check(events: Iterable[Event]) -> dict[PolicyCheck, tuple[PolicyVerdict, ...]]:
     """The verdicts grouped by check, each group in order (a run may check SPF twice:
     the HELO identity and the MAIL FROM identity, RFC 7208 §2.3, §2.4)."""
-    grouped: dict[str, list[Verdict]] = {}
+    grouped: dict[PolicyCheck, list[PolicyVerdict]] = {}
     for verdict in verdicts(events):
         grouped.setdefault(verdict.check, []).append(verdict)
     return {check: tuple(found) for check, found in grouped.items()}
@@ -78,7 +57,7 @@ _UNALIGNABLE = re.compile(r"^(?P<id>DKIM|SPF) (?:d=)?(?P<domain>[^\s:]+): (?P<re
 _FROM = re.compile(r"^From domain \(RFC5322\.From\): (?P<from>[^;\s]+)")
 
 
-def dmarc_alignment(verdict: Verdict) -> tuple[Alignment, ...]:
+def dmarc_alignment(verdict: PolicyVerdict) -> tuple[Alignment, ...]:
     """The identifiers a DMARC verdict weighed, aligned or not, as its steps state them.
 
     Read from the evaluator's step lines: the verdict has no field of its own for them yet.
