@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
     "log": "Print a run's mail log (Postfix format) and a summary.",
     "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
+    "lesson": "Follow a lesson: its scenario's run, narrated, with questions (--plain: no TUI).",
+    "quiz": "Answer only a lesson's questions (its run happens unshown).",
     "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
 }
 
