@@ -7,6 +7,7 @@ answers piped in, a real world on loopback, and a progress directory of the test
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from lessoncli import LESSON, ROOT, lines, right_answers, smtp_tutor
 
 from tutor.learn.lesson import load_lesson
 from tutor.learn.plain import parse_response, presented_order
-from tutor.learn.progress import ProgressStore
+from tutor.learn.progress import CSV_COLUMNS, ProgressStore
 from tutor.learn.questions import ResponseError
 
 # --------------------------------------------------------------------------- lesson --plain
@@ -132,6 +133,47 @@ def test_a_quiz_brings_a_wrong_prediction_back_with_the_real_reply(tmp_path: Pat
 # --------------------------------------------------------------------------- progress
 
 
+def test_progress_exported_as_json_imports_elsewhere_and_twice_counts_once(
+    tmp_path: Path,
+) -> None:
+    laptop, lab_box = tmp_path / "laptop", tmp_path / "lab"
+    done = smtp_tutor("quiz", str(LESSON), data=laptop, answers=lines(*right_answers()))
+    assert done.returncode == 0, done.stderr
+    exported = smtp_tutor("progress", "--export", "json", "--student", "ada", data=laptop)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["student"] == "ada"
+    export = tmp_path / "ada.json"
+    export.write_text(exported.stdout, encoding="utf-8")
+    for _ in range(2):
+        imported = smtp_tutor("progress", "--import", str(export), data=lab_box)
+        assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith(f"Imported the progress of ada from {export}: 1 lessons, 7")
+    table = smtp_tutor("progress", "--export", "csv", "--student", "ada", data=lab_box)
+    rows = table.stdout.splitlines()
+    assert rows[0] == ",".join(CSV_COLUMNS)  # a header row, so a class's files concatenate
+    by_id = {row.split(",")[2]: row.split(",") for row in rows[1:]}
+    assert by_id["hello-basics/rcpt-code"][3:6] == ["1.000", "1", "yes"]  # counted once
+    assert (
+        smtp_tutor("progress", "--export", "csv", "--no-header", data=lab_box).stdout.count(
+            "student,"
+        )
+        == 0
+    )
+
+
+def test_a_corrupt_progress_file_is_named_with_its_backup_and_exit_2(tmp_path: Path) -> None:
+    tmp_path.joinpath("progress.json").write_text("{ not json", encoding="utf-8")
+    done = smtp_tutor("progress", "--export", "csv", data=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    backups = list(tmp_path.glob("progress.json.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text(encoding="utf-8") == "{ not json"
+    assert done.stderr.startswith(f"smtp-tutor: progress file {tmp_path / 'progress.json'}")
+    assert f"it was moved to {backups[0]}" in done.stderr
+    # the next command starts afresh
+    assert smtp_tutor("progress", "--export", "csv", data=tmp_path).returncode == 0
+
+
 def test_a_lesson_goes_on_past_a_corrupt_progress_file(tmp_path: Path) -> None:
     tmp_path.joinpath("progress.json").write_text("[]", encoding="utf-8")
     done = smtp_tutor("quiz", str(LESSON), data=tmp_path, answers=lines(*right_answers()))
@@ -139,6 +181,23 @@ def test_a_lesson_goes_on_past_a_corrupt_progress_file(tmp_path: Path) -> None:
     assert done.stderr.count("could not be read") == 1 and "Traceback" not in done.stderr
     assert "[score]   7 of 7 points (100%)" in done.stdout
     assert ProgressStore(tmp_path / "progress.json").load().lessons["hello-basics"].questions
+
+
+def test_resetting_asks_first_and_a_script_says_yes(tmp_path: Path) -> None:
+    with ProgressStore(tmp_path / "progress.json").update() as progress:
+        progress.finish_lesson("hello-basics", 1.0)
+        progress.finish_lesson("other", 0.5)
+    refused = smtp_tutor("progress", "--reset", "hello-basics", data=tmp_path)
+    assert refused.returncode == 2 and "add --yes when not on a terminal" in refused.stderr
+    done = smtp_tutor("progress", "--reset", "hello-basics", "--yes", data=tmp_path)
+    assert done.returncode == 0 and "is forgotten" in done.stdout
+    assert set(ProgressStore(tmp_path / "progress.json").load().lessons) == {"other"}
+    typo = smtp_tutor("progress", "--reset", "othr", "--yes", data=tmp_path)
+    assert "No progress in lesson 'othr' to forget (did you mean 'other'?)" in typo.stdout
+    everything = smtp_tutor("progress", "--reset-all", "--yes", data=tmp_path)
+    assert everything.returncode == 0 and "the old file is kept as" in everything.stdout
+    assert not ProgressStore(tmp_path / "progress.json").load().lessons
+    assert list(tmp_path.glob("progress.json.reset-*"))
 
 
 # --------------------------------------------------------------------------- pieces
@@ -164,7 +223,7 @@ def test_typed_letters_become_the_keys_the_grader_takes() -> None:
 def test_the_plain_lesson_and_quiz_paths_never_import_textual() -> None:
     code = (
         "import sys, tutor.cli, tutor.commands.lesson, tutor.commands.quiz, "
-        "tutor.commands.lessons, tutor.learn.plain, tutor.learn.check; "
+        "tutor.commands.lessons, tutor.commands.progress, tutor.learn.plain, tutor.learn.check; "
         "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0

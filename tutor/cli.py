@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "lesson": "Follow a lesson: its scenario's run, narrated, with questions (--plain: no TUI).",
     "quiz": "Answer only a lesson's questions (its run happens unshown).",
     "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
+    "progress": "See, export, import or reset your progress in lessons and labs.",
 }
 
 
