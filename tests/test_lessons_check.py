@@ -120,6 +120,14 @@ MISTAKES = [
         "lesson.what_ifs: unknown what-if 'greylst' (did you mean 'greylist'?)",
         id="unknown-what-if",
     ),
+    pytest.param(
+        'scenario = "hello"',
+        'scenario = "hello"\nprerequisites = ["hello-basic"]',
+        "prerequisites",
+        "line",
+        "lesson.prerequisites: no lesson 'hello-basic' (did you mean 'hello-basics'?)",
+        id="prerequisite-that-names-no-lesson",
+    ),
 ]
 
 

@@ -122,9 +122,10 @@ async def check_lessons(paths: Sequence[Path] | None = None) -> list[LessonRepor
     reports = [_load(path) for path in unique]
     _check_ids_across_files(reports)
     runs = _Runs()
+    known_ids = _shipped_ids() | {r.lesson.id for r in reports if r.lesson is not None}
     for report in reports:
         if report.lesson is not None:
-            await _check_lesson(report, report.lesson, runs)
+            await _check_lesson(report, report.lesson, runs, known_ids)
         report.problems.sort(key=lambda problem: problem.line)
     return reports
 
@@ -170,6 +171,16 @@ def _check_ids_across_files(reports: Sequence[LessonReport]) -> None:
             first[lesson.id] = report
 
 
+def _shipped_ids() -> set[str]:
+    ids = set()
+    for path in shipped_lessons():
+        try:
+            ids.add(load_lesson(path).id)
+        except LessonError:
+            ids.add(path.stem)
+    return ids
+
+
 def _locate(path: Path, where: str) -> int:
     try:
         return tomlfile.load(path, error=LessonError).locate(where)
@@ -177,7 +188,9 @@ def _locate(path: Path, where: str) -> int:
         return 0
 
 
-async def _check_lesson(report: LessonReport, lesson: Lesson, runs: _Runs) -> None:
+async def _check_lesson(
+    report: LessonReport, lesson: Lesson, runs: _Runs, known_ids: set[str]
+) -> None:
     path = report.path
 
     def problem(where: str, message: str, line: int = 0) -> None:
@@ -196,7 +209,7 @@ async def _check_lesson(report: LessonReport, lesson: Lesson, runs: _Runs) -> No
             "lesson.what_if.key",
             f"lesson.what_if.key: unknown what-if {lesson.what_if.key!r}{hint}",
         )
-    _check_prerequisites(report, lesson)
+    _check_prerequisites(report, lesson, known_ids)
     for spec in lesson.questions:
         if spec.family is Family.GENERATED and spec.template not in TEMPLATES:
             hint = tomlfile.suggestion(spec.template, sorted(TEMPLATES))
@@ -222,15 +235,8 @@ async def _check_lesson(report: LessonReport, lesson: Lesson, runs: _Runs) -> No
     _check_against_run(report, lesson, events, key.label())
 
 
-def _check_prerequisites(report: LessonReport, lesson: Lesson) -> None:
-    if not lesson.prerequisites:
-        return
-    known = {lesson.id}
-    for path in shipped_lessons():
-        try:
-            known.add(load_lesson(path).id)
-        except LessonError:
-            known.add(path.stem)
+def _check_prerequisites(report: LessonReport, lesson: Lesson, known: set[str]) -> None:
+    """Prerequisites only advise, but one that names no lesson is a typo to fix."""
     for prerequisite in lesson.prerequisites:
         if prerequisite not in known:
             hint = tomlfile.suggestion(prerequisite, sorted(known))
