@@ -1,4 +1,4 @@
-"""Command line: the TUI by default, plus run / serve / replay / scenarios and friends.
+"""Command line: the TUI by default, plus run / serve / replay / scenarios / lessons and friends.
 
 This is the edge where errors a user can cause (a bad scenario file, a busy port, a missing
 dependency) become one clear line on stderr and exit code 2 — never a traceback. Commands are
@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
     "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
     "log": "Print a run's mail log (Postfix format) and a summary.",
     "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
+    "lesson": "Follow a lesson: its scenario's run, narrated, with questions (--plain: no TUI).",
+    "quiz": "Answer only a lesson's questions (its run happens unshown).",
+    "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
+    "progress": "See, export, import or reset your progress in lessons and labs.",
 }
 
 

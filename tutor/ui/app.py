@@ -159,13 +159,21 @@ def run_tui(
     replay_label: str = "",
     keep: Path | None = None,
     record: Path | None = None,
+    lesson: str | None = None,
 ) -> int:
     """Entry point for the command line: open the app, return the exit code.
 
     ``replay`` (events from tutor.trace.read_trace) steps through a recorded run instead of
     starting a world; ``replay_label`` names it in the title bar. ``keep`` and ``record`` work
     as with ``run --plain`` for the scenario the tutor opens on (each restart records anew).
+    ``lesson`` (an id or a lesson file) opens on that lesson's scenario and what-ifs.
     """
+    if lesson is not None and scenario is None:
+        # Until the lesson screen lands: the lesson's run, on the normal run screen.
+        from tutor.learn.lesson import load_lesson
+
+        chosen = load_lesson(lesson)
+        scenario, what_ifs = chosen.scenario, (*what_ifs, *chosen.what_ifs)
     app = TutorApp(
         scenario,
         projector=projector,
