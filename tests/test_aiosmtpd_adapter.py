@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import re
+import socket
 import tomllib
 import warnings
 from base64 import b64encode
@@ -316,6 +317,9 @@ def test_timeout_cb_is_what_the_idle_timer_calls() -> None:
     assert "self._timeout_cb" in inspect.getsource(SMTP._reset_timeout), changed(
         "SMTP._reset_timeout", "no longer arms the idle timer with _timeout_cb"
     )
+    assert parameters(SMTP._reset_timeout) == ["self", "duration"], changed(
+        "SMTP._reset_timeout(duration=None)", "was renamed or changed its parameters"
+    )
 
 
 async def test_an_idle_client_hears_421_from_on_idle_timeout_before_the_close(
@@ -347,6 +351,45 @@ async def test_an_idle_client_hears_421_from_on_idle_timeout_before_the_close(
         await listener.stop()
     (close,) = trace_of(ctx).of_type(TcpClose)
     assert close.reason == "timeout"
+
+
+async def test_a_world_client_waiting_at_the_step_gate_is_never_timed_out(
+    tmp_path: Path,
+) -> None:
+    """The learner reading a narration for minutes must not cost a 421: while the run is
+    stepped, a world client's silence is the learner's, and the idle timer is re-armed
+    (_reset_timeout); once the run plays freely, the timeout applies again."""
+    plan = NetworkPlan.build({HOST: "127.0.0.1"})
+    gate = StepGate(open_=False)
+    ctx = WorldContext(
+        publish=Trace().publish, clock=RealClock(), plan=plan, gate=gate, run_dir=tmp_path
+    )
+    port = plan.allocate_port(HOST, Service.SMTP)
+    bind = plan.host(HOST).bind_address
+    listener = Listener(
+        lambda: TracedSMTP(
+            object(), ctx=ctx, host_name=HOST, timeout=0.2, loop=asyncio.get_running_loop()
+        ),
+        bind,
+        port,
+    )
+    await listener.start()
+    sock = socket.socket()
+    sock.bind((bind, 0))
+    plan.note_outgoing(HOST, sock.getsockname()[:2], "s1")  # as a world client registers
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (bind, port))
+    try:
+        client = Client(*await asyncio.open_connection(sock=sock))
+        assert (await client.reply()).startswith("220 ")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.7):  # three idle timeouts long
+                await client.reply()
+        gate.open()
+        assert await client.reply() == f"421 4.4.2 {HOST} Error: timeout exceeded"
+        await client.close()
+    finally:
+        await listener.stop()
 
 
 async def test_handler_coroutine_is_the_task_running_the_commands(serve: Serving) -> None:

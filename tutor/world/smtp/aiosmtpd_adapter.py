@@ -170,6 +170,10 @@ class SMTPAdapter(SMTP):
     def on_idle_timeout(self) -> None:
         """The client said nothing for ``timeout`` seconds; the connection closes right after."""
 
+    def idle_timeout_applies(self) -> bool:
+        """False to let a quiet client wait on (the idle timer is re-armed instead)."""
+        return True
+
     # ------------------------------------------------------------------ aiosmtpd's names
 
     # aiosmtpd calls these factories (1.2 to 1.4.6): _create_session in connection_made (also
@@ -191,7 +195,11 @@ class SMTPAdapter(SMTP):
 
     # aiosmtpd's idle timer calls _timeout_cb (1.2 to 1.4.6), which closes the transport and
     # nothing else; the timer is re-armed by every valid command.
+    # _reset_timeout(duration=None) (1.2 to 1.4.6) re-arms that timer for ``self._timeout``.
     def _timeout_cb(self) -> None:
+        if not self.idle_timeout_applies():
+            self._reset_timeout()
+            return
         self.on_idle_timeout()
         super()._timeout_cb()
 

@@ -241,6 +241,7 @@ class TracedSMTP(SMTPAdapter):
         self._close_reason = ""
         self._close_published = False
         self.log: SmtpdSessionLog | None = None
+        self.from_outside = True  # until the peer is known to be a world client
 
     # ------------------------------------------------------------------ connection
 
@@ -272,7 +273,8 @@ class TracedSMTP(SMTPAdapter):
         peer_key = (peername[0], int(peername[1]))
         world_session = self.ctx.plan.session_of_peer(peer_key)
         self.trace_id = world_session or self.ctx.new_session_id()
-        if not world_session:  # a learner's nc or swaks, or any client outside the world
+        self.from_outside = not world_session
+        if self.from_outside:  # a learner's nc or swaks, or any client outside the world
             self.ctx.outside_sessions.append(self.trace_id)
         name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
         self.peer = Peer(name, address, int(peername[1]))
@@ -339,6 +341,12 @@ class TracedSMTP(SMTPAdapter):
             if self.log is not None:
                 self.log.closed(close.time)
         super().connection_lost(error)
+
+    def idle_timeout_applies(self) -> bool:
+        """A world client waiting at the step gate is the learner reading, not a dead peer:
+        while the run is stepped, only clients from outside the world (a learner's nc) can
+        time out (world time stands still; so does the world's patience)."""
+        return self.from_outside or self.ctx.gate.is_open
 
     def on_idle_timeout(self) -> None:
         # Postfix says goodbye before hanging up on an idle client; aiosmtpd just closes.
