@@ -31,6 +31,7 @@ from tutor.scenario import WHAT_IFS, load_scenario
 from tutor.trace import Event
 
 LESSON_FILES = shipped_lessons()
+THE_THREE = ("journey", "starttls", "retry")
 
 # One real run per scenario (and what-ifs) for the whole module: worlds are slow next to checks.
 _RUNS: dict[tuple[str, tuple[str, ...]], list[Event]] = {}
@@ -71,6 +72,14 @@ def describe_missing(lesson: Lesson, found: Sequence[Event | None]) -> list[str]
 
 
 # --------------------------------------------------------------------------- the course
+
+
+def test_the_three_proving_lessons_ship_in_course_order() -> None:
+    lessons = load_lessons()
+    assert [lesson.id for lesson in lessons][:3] == list(THE_THREE)
+    assert [lesson.order for lesson in lessons][:3] == [1, 2, 3]
+    assert lessons[1].scenario == lessons[0].scenario == "hello"
+    assert lessons[2].scenario == "greylist"
 
 
 def test_lesson_ids_and_question_ids_are_unique_across_the_course() -> None:
