@@ -3,7 +3,9 @@
 Each lesson's scenario is run once, for real, on loopback; then every narration anchor must
 find its event, every generated question must be askable on that run, every predict question
 must be answered by a server in its session, and playing the lesson through the engine with
-every answer right must end with full marks (no question skipped, none to ask again).
+every answer right must end with full marks (no question skipped, none to ask again). The
+complete example lesson in lessons/README.md is held to the same checks, so the teachers'
+documentation cannot drift from what the format and the world really do.
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from tutor import tomlfile
 from tutor.learn.anchors import matches_in
 from tutor.learn.engine import LessonEngine, StopKind, reply_after
-from tutor.learn.lesson import Family, Lesson, load_lesson, load_lessons, shipped_lessons
+from tutor.learn.lesson import (
+    Family,
+    Lesson,
+    LessonError,
+    lessons_root,
+    load_lesson,
+    load_lessons,
+    parse_lesson,
+    shipped_lessons,
+)
 from tutor.learn.questions import (
     MultipleChoice,
     NumberAnswer,
@@ -31,6 +43,8 @@ from tutor.scenario import WHAT_IFS, load_scenario
 from tutor.trace import Event
 
 LESSON_FILES = shipped_lessons()
+README = lessons_root() / "README.md"
+EXAMPLE_MARKER = "<!-- example lesson: checked by tests/test_lessons_shipped.py -->"
 THE_THREE = ("journey", "starttls", "retry")
 
 # One real run per scenario (and what-ifs) for the whole module: worlds are slow next to checks.
@@ -49,6 +63,23 @@ async def run_of(lesson: Lesson) -> list[Event]:
 
 def lesson_params() -> list[object]:
     return [pytest.param(path, id=path.stem) for path in LESSON_FILES]
+
+
+def example_lesson_text() -> str:
+    """The ```toml block that follows the marker in lessons/README.md."""
+    after = README.read_text(encoding="utf-8").split(EXAMPLE_MARKER, 1)[1]
+    block = after.split("```toml\n", 1)[1]
+    return block.split("\n```", 1)[0] + "\n"
+
+
+@pytest.fixture(params=[*lesson_params(), pytest.param(None, id="readme-example")])
+def lesson(request: pytest.FixtureRequest, tmp_path: Path) -> Lesson:
+    """Each shipped lesson, and the README's example written to a file of its own."""
+    path = request.param
+    if path is None:
+        path = tmp_path / "example-envelope.toml"
+        path.write_text(example_lesson_text(), encoding="utf-8")
+    return load_lesson(path)
 
 
 def right_answer(question: Question) -> Response:
@@ -93,9 +124,7 @@ def test_lesson_ids_and_question_ids_are_unique_across_the_course() -> None:
 # --------------------------------------------------------------------------- each lesson, as data
 
 
-@pytest.mark.parametrize("path", lesson_params())
-def test_lesson_names_a_real_scenario_what_if_and_prerequisites(path: Path) -> None:
-    lesson = load_lesson(path)
+def test_lesson_names_a_real_scenario_what_if_and_prerequisites(lesson: Lesson) -> None:
     load_scenario(lesson.scenario)  # raises a ScenarioError for a missing one
     known_what_ifs = {what_if.key for what_if in WHAT_IFS}
     assert set(lesson.what_ifs) <= known_what_ifs
@@ -103,6 +132,13 @@ def test_lesson_names_a_real_scenario_what_if_and_prerequisites(path: Path) -> N
     assert lesson.what_if.key in known_what_ifs
     course = {other.id for other in load_lessons()}
     assert set(lesson.prerequisites) <= course - {lesson.id}
+
+
+def test_the_readme_example_uses_every_kind_of_question() -> None:
+    text = example_lesson_text()
+    example = parse_lesson(tomlfile.parse(text, README, error=LessonError))
+    kinds = {spec.question.kind if spec.question else spec.family for spec in example.questions}
+    assert kinds == {"single", "multiple", "order", "text", "number", "predict", "generated"}
 
 
 @pytest.mark.parametrize("path", lesson_params())
@@ -123,17 +159,13 @@ def test_lesson_is_complete_as_a_lesson(path: Path) -> None:
 # --------------------------------------------------------------------------- against the real run
 
 
-@pytest.mark.parametrize("path", lesson_params())
-async def test_every_anchor_matches_an_event_of_the_real_run(path: Path) -> None:
-    lesson = load_lesson(path)
+async def test_every_anchor_matches_an_event_of_the_real_run(lesson: Lesson) -> None:
     events = await run_of(lesson)
     found = matches_in(lesson.anchors(), events)
     assert describe_missing(lesson, found) == []
 
 
-@pytest.mark.parametrize("path", lesson_params())
-async def test_every_generated_question_is_asked_on_the_real_run(path: Path) -> None:
-    lesson = load_lesson(path)
+async def test_every_generated_question_is_asked_on_the_real_run(lesson: Lesson) -> None:
     events = await run_of(lesson)
     for spec in lesson.questions:
         if spec.family is Family.GENERATED:
@@ -141,9 +173,7 @@ async def test_every_generated_question_is_asked_on_the_real_run(path: Path) -> 
             assert question is not None, f"{spec.id}: {spec.template} cannot be asked on this run"
 
 
-@pytest.mark.parametrize("path", lesson_params())
-async def test_every_predict_question_is_answered_by_a_server(path: Path) -> None:
-    lesson = load_lesson(path)
+async def test_every_predict_question_is_answered_by_a_server(lesson: Lesson) -> None:
     events = await run_of(lesson)
     specs = [q for q in lesson.questions if q.family is Family.PREDICT]
     found = matches_in([spec.anchor for spec in specs if spec.anchor is not None], events)
@@ -153,9 +183,7 @@ async def test_every_predict_question_is_answered_by_a_server(path: Path) -> Non
         assert reply[:3].isdigit(), f"{spec.id}: no server reply follows {event}"
 
 
-@pytest.mark.parametrize("path", lesson_params())
-async def test_playing_every_answer_right_scores_full_marks(path: Path) -> None:
-    lesson = load_lesson(path)
+async def test_playing_every_answer_right_scores_full_marks(lesson: Lesson) -> None:
     events = await run_of(lesson)
     engine = LessonEngine(lesson)
     narrated = 0
