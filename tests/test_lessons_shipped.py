@@ -10,7 +10,9 @@ documentation cannot drift from what the format and the world really do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import tomllib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,71 @@ def test_lesson_ids_and_question_ids_are_unique_across_the_course() -> None:
     assert len(ids) == len(set(ids))
     qualified = [f"{lesson.id}/{q.id}" for lesson in lessons for q in lesson.questions]
     assert len(qualified) == len(set(qualified))
+
+
+# Every RFC section the lessons (and the README) cite, and where its text was read: a lesson
+# may only cite what someone has read, never a section number from memory.
+TEX2E = "the RFC text in tex2e/rfc-translater (html/rfcNNNN.html)"
+RFC5321 = "rfc5321.txt in mailhedgehog/smtpServerProtocol"
+READ: dict[str, str] = {
+    "RFC 3207 §2": TEX2E,
+    "RFC 3207 §3": TEX2E,
+    "RFC 3207 §4": TEX2E,
+    "RFC 3207 §4.1": TEX2E,
+    "RFC 3207 §4.2": TEX2E,
+    "RFC 3207 §4.3": TEX2E,
+    "RFC 3207 §6": TEX2E,
+    "RFC 3463 §2": TEX2E,
+    "RFC 3463 §3.8": TEX2E,
+    "RFC 4954 §3": TEX2E,
+    "RFC 4954 §4": TEX2E,
+    "RFC 5321 §2.3.1": RFC5321,
+    "RFC 5321 §2.3.3": RFC5321,
+    "RFC 5321 §3.1": RFC5321,
+    "RFC 5321 §3.2": RFC5321,
+    "RFC 5321 §3.3": RFC5321,
+    "RFC 5321 §4.1.1.4": RFC5321,
+    "RFC 5321 §4.2.1": RFC5321,
+    "RFC 5321 §4.4": RFC5321,
+    "RFC 5321 §4.5.4.1": RFC5321,
+    "RFC 5321 §5.1": RFC5321,
+    "RFC 5321 §6.1": RFC5321,
+    "RFC 6409 §2.1": TEX2E,
+    "RFC 6409 §3.1": TEX2E,
+    "RFC 6409 §4.3": TEX2E,
+    "RFC 8446 §2": TEX2E,
+    "RFC 8461": "its abstract (docs search: RFC 8461 MTA-STS)",
+}
+_CITATION = re.compile(r"RFC\s*(\d+)((?:(?:\s*|,\s*|\s+and\s+)(?:§|section)\s*[0-9.]*[0-9])*)")
+
+
+def strings_in(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def citations(text: str) -> set[str]:
+    """ "RFC 3207 §4, §4.3" -> {"RFC 3207 §4", "RFC 3207 §4.3"}; "RFC 8461" -> {"RFC 8461"}."""
+    found = set()
+    for match in _CITATION.finditer(text):
+        sections = re.findall(r"(?:§|section)\s*([0-9.]*[0-9])", match.group(2))
+        found |= {f"RFC {match.group(1)} §{s}" for s in sections} or {f"RFC {match.group(1)}"}
+    return found
+
+
+def test_every_rfc_section_cited_is_one_that_was_read() -> None:
+    cited: set[str] = set()
+    for path in LESSON_FILES:
+        for text in strings_in(tomllib.loads(path.read_text(encoding="utf-8"))):
+            cited |= citations(text)
+    cited |= citations(" ".join(README.read_text(encoding="utf-8").split()))
+    assert sorted(cited - set(READ)) == []
 
 
 # --------------------------------------------------------------------------- each lesson, as data
