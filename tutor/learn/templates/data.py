@@ -28,9 +28,11 @@ _AFTER_DOT = {
 def _data_reply(events: Sequence[Event], qid: str) -> Question | None:
     """What did the MX answer after the final dot of the message?"""
     every = story.exchanges(events)
-    contents = [e for e in every if e.prompt is story.Prompt.CONTENT and e.reply]
+    contents = [e for e in every if e.prompt is story.Prompt.CONTENT]
     hops = delivery_hops(events)
-    pool = [e for e in contents if e.session in hops] or contents
+    # The hop to the MX if the message got that far; while its reply is still to come, wait.
+    on_hops = [e for e in contents if e.session in hops]
+    pool = [e for e in on_hops or contents if e.reply]
     if not pool:
         return None
     exchange = next((e for e in pool if reply_class(e.reply[0]) != "2"), pool[0])

@@ -64,7 +64,7 @@ def _ehlo_keywords(events: Sequence[Event], qid: str) -> Question | None:
                     f"{server} did not"
                 )
             wrong.append(Option(keyword, misconception=why))
-        for keyword in _NOT_OFFERED_HERE:
+        for keyword in (k for k in _NOT_OFFERED_HERE if k not in offered):
             wrong.append(
                 Option(
                     keyword,

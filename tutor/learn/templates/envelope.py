@@ -30,12 +30,17 @@ def _recipient(command: str) -> str:
 
 
 def _asked_rcpt(events: Sequence[Event]) -> story.Exchange | None:
-    """The RCPT to ask about: on the hop to the MX if there is one, a refused one if any."""
-    answered = [e for e in story.exchanges(events) if e.verb == "RCPT" and e.code is not None]
+    """The RCPT to ask about: on the hop to the MX if there is one, a refused one if any.
+
+    While the MX has not answered any RCPT yet, there is nothing to ask (rather than a
+    question about the submission hop that the lesson did not mean).
+    """
+    rcpts = [e for e in story.exchanges(events) if e.verb == "RCPT"]
     hops = delivery_hops(events)
-    pool = [e for e in answered if e.session in hops] or answered
-    refused = [e for e in pool if (e.code or 0) >= 300]
-    return (refused or pool or [None])[0]
+    pool = [e for e in rcpts if e.session in hops] or rcpts
+    answered = [e for e in pool if e.code is not None]
+    refused = [e for e in answered if (e.code or 0) >= 300]
+    return (refused or answered or [None])[0]
 
 
 def _rcpt_reply(events: Sequence[Event], qid: str) -> Question | None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tutor import story
 from tutor.learn.questions import Explanation, Question, RfcRef
 from tutor.learn.templates._base import Option, Template, multiple, single
-from tutor.trace import DnsAnswer, Event, Side, Stage
+from tutor.trace import Delivery, DnsAnswer, Event, Side, Stage
 
 # For each right SPF result, the other results most worth offering, most telling first.
 _SPF_NEIGHBOURS = {
@@ -43,8 +43,10 @@ def _spf_mix_up(picked: str, check: story.SpfCheck) -> str:
         return f"that '{term}' fails hard: the ~ qualifier gives softfail; only - gives fail"
     if picked == "softfail" and right == "fail":
         return f"that '{term}' is a soft failure: the - qualifier gives fail; ~ would give softfail"
-    if picked in ("fail", "softfail") and right == "pass":
+    if picked == "fail" and right == "pass":
         return f"that the record refused this host: {matched}, which authorises it"
+    if picked == "softfail" and right == "pass":
+        return f"that the record only half trusts this host: {matched}, which authorises it"
     return f"that the result was {picked}: {matched}, and that gives {right}"
 
 
@@ -161,14 +163,34 @@ _DISPOSITIONS = {
 }
 
 
+def _carried_out(events: Sequence[Event], verdict: story.Verdict) -> bool:
+    """The receiver has done what the verdict asked: refused the message, or filed it."""
+    if verdict.action == "reject":
+        return any(
+            e.prompt is story.Prompt.CONTENT
+            and e.answered_by == verdict.host
+            and e.code
+            and e.code >= 500
+            for e in story.exchanges(events, verdict.session)
+        )
+    folder = "Junk" if verdict.action == "quarantine" else "INBOX"
+    return any(
+        isinstance(e, Delivery)
+        and e.host == verdict.host
+        and e.session == verdict.session
+        and e.folder == folder
+        for e in events
+    )
+
+
 def _dmarc_disposition(events: Sequence[Event], qid: str) -> Question | None:
     """DMARC failed: what did the receiver do with the message?"""
     for verdict in story.verdicts(events, "dmarc"):
         policy = story.dmarc_policy(verdict)
         if verdict.result != "fail" or policy is None or verdict.action != policy.policy:
             continue
-        if verdict.action not in _DISPOSITIONS:
-            continue
+        if verdict.action not in _DISPOSITIONS or not _carried_out(events, verdict):
+            continue  # not done yet (or done otherwise): the question would run ahead of the run
         alignments = story.dmarc_alignment(verdict)
         from_domain = next((a.from_domain for a in alignments if a.from_domain), "")
         applied = f"{policy.tag}={policy.policy}"
