@@ -115,14 +115,12 @@ def _dsn_status(events: Sequence[Event], qid: str) -> Question | None:
                     "class.subject.detail: the class says 2 success, 4 a persistent transient "
                     "failure, 5 a permanent failure; the subject says what it was about. "
                     f"{status} is {_CLASS[klass]} about {SUBJECTS.get(subject, 'another subject')}"
-                    + (
-                        f"; the reply behind it, in Diagnostic-Code: {diagnostic}"
-                        if diagnostic
-                        else ""
-                    )
+                    + (f"; what caused it, in Diagnostic-Code: {diagnostic}" if diagnostic else "")
                     + ".",
                     (RfcRef(3464, "2.3.4"), RfcRef(3463, "2"))
-                    + ((RfcRef(3463, section),) if section else ()),
+                    + ((RfcRef(3463, section),) if section else ())
+                    # A 4.x.x status in a DSN that gives up: RFC 3464's note on Action vs Status.
+                    + ((RfcRef(3464, "2.3.3"),) if klass == "4" and dsn.action == "failed" else ()),
                 ),
             )
     return None

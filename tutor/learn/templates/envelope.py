@@ -144,7 +144,7 @@ def _rcpt_count(events: Sequence[Event], qid: str) -> Question | None:
                 "for the recipients that were accepted. A recipient refused with 4xx stays in "
                 "the sender's queue for a later try; one refused with 5xx is reported back to "
                 f"the author. Here: {each}.",
-                (RfcRef(5321, "3.3"), RfcRef(5321, "4.2.1")),
+                (RfcRef(5321, "3.3"), RfcRef(5321, "4.5.4.1"), RfcRef(5321, "4.2.1")),
             ),
         )
     return None
