@@ -11,7 +11,9 @@ nothing else. One module per question:
 * ``dsn``       — each DSN's fields (Action, Status, Diagnostic-Code, ...) and their causes;
 * ``timeline``  — retry timelines per queue id, and the gaps between attempts;
 * ``mx``        — the MX records a sender got and the order it connected to them;
-* ``verdict``   — policy verdicts per check, and DMARC's identifier alignment.
+* ``verdict``   — policy verdicts per check, what SPF checked, DMARC's alignment and policy;
+* ``host``      — the world's hosts and the role each played (client, outbound, mx, gateway);
+* ``ehlo``      — the extensions each server offered in answer to EHLO, before and after TLS.
 
 Modules are named in the singular so that none shadows a function of the same name
 (``story.sessions(events)`` is the function; ``tutor.story.session`` the module).
@@ -71,52 +73,76 @@ _HOME: dict[str, str] = {
     "dmarc_alignment": "verdict",
     "verdicts": "verdict",
     "verdicts_by_check": "verdict",
+    "DmarcPolicy": "verdict",
+    "SpfCheck": "verdict",
+    "dmarc_policy": "verdict",
+    "spf_check": "verdict",
+    "Host": "host",
+    "Role": "host",
+    "host_roles": "host",
+    "receiving_hosts": "host",
+    "world_hosts": "host",
+    "EhloOffer": "ehlo",
+    "Extension": "ehlo",
+    "ehlo_offers": "ehlo",
 }
 
 __all__ = [
     "TWO_ENDED_KINDS",
     "Alignment",
     "Attempt",
+    "DmarcPolicy",
     "DnsQuestions",
     "Dsn",
     "DsnCause",
     "DsnSent",
+    "EhloOffer",
     "Exchange",
+    "Extension",
     "HeaderLine",
     "HopStages",
+    "Host",
     "MessageState",
     "MxChoice",
     "MxConnection",
     "MxRecord",
     "Prompt",
     "RetryGap",
+    "Role",
     "Session",
     "SessionBook",
     "SidePairs",
+    "SpfCheck",
     "StepSides",
     "Timeline",
     "answer_to",
     "build_timelines",
     "commands",
     "dmarc_alignment",
+    "dmarc_policy",
     "dsn_causes",
     "dsns",
+    "ehlo_offers",
     "exchanges",
     "hop_stages",
+    "host_roles",
     "is_server_copy",
     "message_state",
     "mx_choices",
     "mx_records",
     "pair_sides",
+    "receiving_hosts",
     "retry_gaps",
     "session_book",
     "sessions",
     "sessions_from_outside",
     "shaping_events",
+    "spf_check",
     "stages_of",
     "stages_seen",
     "verdicts",
     "verdicts_by_check",
+    "world_hosts",
 ]  # the same names as _HOME (a test checks)
 
 
@@ -135,7 +161,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see: the same names, imported eagerly
     from tutor.story.dsn import Dsn, DsnCause, dsn_causes, dsns
+    from tutor.story.ehlo import EhloOffer, Extension, ehlo_offers
     from tutor.story.exchange import Exchange, Prompt, answer_to, commands, exchanges
+    from tutor.story.host import Host, Role, host_roles, receiving_hosts, world_hosts
     from tutor.story.message import HeaderLine, MessageState, message_state, shaping_events
     from tutor.story.mx import MxChoice, MxConnection, MxRecord, mx_choices, mx_records
     from tutor.story.session import (
@@ -162,4 +190,13 @@ if TYPE_CHECKING:  # what type checkers and editors see: the same names, importe
         build_timelines,
         retry_gaps,
     )
-    from tutor.story.verdict import Alignment, dmarc_alignment, verdicts, verdicts_by_check
+    from tutor.story.verdict import (
+        Alignment,
+        DmarcPolicy,
+        SpfCheck,
+        dmarc_alignment,
+        dmarc_policy,
+        spf_check,
+        verdicts,
+        verdicts_by_check,
+    )

@@ -84,3 +84,82 @@ def dmarc_alignment(verdict: PolicyVerdict) -> tuple[Alignment, ...]:
                 Alignment(match["id"].lower(), match["domain"], False, False, "", from_domain)
             )
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class SpfCheck:
+    """What one SPF verdict checked, as its steps state it (RFC 7208 §2.3, §2.4, §4).
+
+    ``record`` is the domain's own v=spf1 record ('' when it published none); ``decided_by``
+    is the term that matched ('' when none did, or there was no record).
+    """
+
+    identity: str  # "mailfrom" or "helo"
+    sender: str  # the identity checked: alice@example.org, postmaster@smtp.example.com
+    domain: str
+    ip: str
+    record: str
+    decided_by: str
+    result: str
+
+
+_CHECK_HOST = re.compile(
+    r"^check_host\(ip=(?P<ip>[^,]+), domain=(?P<domain>[^,]+), sender=(?P<sender>[^)]*)\) "
+    r"for the (?P<identity>MAIL FROM|HELO) identity$"
+)
+_RECORD = re.compile(r"^SPF record of (?P<domain>\S+): (?P<record>.+)$")
+_DECIDED = re.compile(r"^result: \w+ \(decided by '(?P<term>[^']+)'\)")
+
+
+def spf_check(verdict: PolicyVerdict) -> SpfCheck | None:
+    """The identity, client address, record and deciding term of an SPF verdict.
+
+    Read from the evaluator's step lines (tutor/policy/spf.py); None for a verdict of another
+    check, or one whose steps do not say what was checked.
+    """
+    if verdict.check != "spf":
+        return None
+    head: re.Match[str] | None = None
+    record = decided = ""
+    for reason in verdict.reasons:
+        line = reason.strip()
+        if head is None and (match := _CHECK_HOST.match(line)):
+            head = match
+        elif head is not None and not record and (match := _RECORD.match(line)):
+            if match["domain"] == head["domain"]:
+                record = match["record"]
+        elif match := _DECIDED.match(line):
+            decided = match["term"]
+    if head is None:
+        return None
+    return SpfCheck(
+        identity="mailfrom" if head["identity"] == "MAIL FROM" else "helo",
+        sender=head["sender"],
+        domain=head["domain"],
+        ip=head["ip"],
+        record=record,
+        decided_by=decided,
+        result=str(verdict.result),
+    )
+
+
+@dataclass(frozen=True)
+class DmarcPolicy:
+    """The policy a DMARC verdict applied: which tag (p or sp), its value, and why that one."""
+
+    tag: str  # "p" or "sp"
+    policy: str  # none | quarantine | reject
+    why: str
+
+
+_APPLIES = re.compile(r"^(?P<tag>s?p)=(?P<policy>\w+) applies(?::| to) ?(?P<why>.*)$")
+
+
+def dmarc_policy(verdict: PolicyVerdict) -> DmarcPolicy | None:
+    """The policy of the domain owner that this DMARC verdict applied (RFC 7489 §6.3), if stated."""
+    if verdict.check != "dmarc":
+        return None
+    for reason in verdict.reasons:
+        if match := _APPLIES.match(reason.strip()):
+            return DmarcPolicy(match["tag"], match["policy"], match["why"].strip())
+    return None
