@@ -124,38 +124,20 @@ def test_lesson_ids_and_question_ids_are_unique_across_the_course() -> None:
 
 
 # Every RFC section the lessons (and the README) cite, and where its text was read: a lesson
-# may only cite what someone has read, never a section number from memory.
-TEX2E = "the RFC text in tex2e/rfc-translater (html/rfcNNNN.html)"
-RFC5321 = "rfc5321.txt in mailhedgehog/smtpServerProtocol"
-READ: dict[str, str] = {
-    "RFC 3207 §2": TEX2E,
-    "RFC 3207 §3": TEX2E,
-    "RFC 3207 §4": TEX2E,
-    "RFC 3207 §4.1": TEX2E,
-    "RFC 3207 §4.2": TEX2E,
-    "RFC 3207 §4.3": TEX2E,
-    "RFC 3207 §6": TEX2E,
-    "RFC 3463 §2": TEX2E,
-    "RFC 3463 §3.8": TEX2E,
-    "RFC 4954 §3": TEX2E,
-    "RFC 4954 §4": TEX2E,
-    "RFC 5321 §2.3.1": RFC5321,
-    "RFC 5321 §2.3.3": RFC5321,
-    "RFC 5321 §3.1": RFC5321,
-    "RFC 5321 §3.2": RFC5321,
-    "RFC 5321 §3.3": RFC5321,
-    "RFC 5321 §4.1.1.4": RFC5321,
-    "RFC 5321 §4.2.1": RFC5321,
-    "RFC 5321 §4.4": RFC5321,
-    "RFC 5321 §4.5.4.1": RFC5321,
-    "RFC 5321 §5.1": RFC5321,
-    "RFC 5321 §6.1": RFC5321,
-    "RFC 6409 §2.1": TEX2E,
-    "RFC 6409 §3.1": TEX2E,
-    "RFC 6409 §4.3": TEX2E,
-    "RFC 8446 §2": TEX2E,
-    "RFC 8461": "its abstract (docs search: RFC 8461 MTA-STS)",
-}
+# may only cite what someone has read, never a section number from memory. The list is data,
+# one file per lesson or author in lessons/citations/, so a reader can audit every citation.
+CITATIONS = lessons_root() / "citations"
+
+
+def sections_read() -> dict[str, str]:
+    read: dict[str, str] = {}
+    for path in sorted(CITATIONS.glob("*.toml")):
+        for entry in tomllib.loads(path.read_text(encoding="utf-8")).get("read", []):
+            read[entry["cite"]] = entry["read_in"]
+    return read
+
+
+READ = sections_read()
 _CITATION = re.compile(r"RFC\s*(\d+)((?:(?:\s*|,\s*|\s+and\s+)(?:§|section)\s*[0-9.]*[0-9])*)")
 
 
