@@ -96,6 +96,7 @@ APPLIES: dict[str, tuple[set[str], set[str]]] = {
     "mx-hop-encrypted": ({"hello", "no-starttls"}, {"mx-down", "dnsbl-listed"}),
     "tls-version": ({"hello"}, set()),
     "rcpt-reply": ({"hello", "unknown-user", "greylist"}, set()),
+    "submission-rcpt-reply": ({"hello", "greylist", "mx-down"}, set()),
     "rcpt-reply-line": ({"unknown-user", "dnsbl-listed", "spf-fail"}, set()),
     "rcpt-accepted-count": ({"partial", "unknown-user"}, {"hello", "greylist"}),
     "data-final-reply": ({"hello", "dmarc-reject"}, set()),
@@ -108,7 +109,7 @@ APPLIES: dict[str, tuple[set[str], set[str]]] = {
     "attempt-count": ({"greylist", "mx-outage", "mailbox-full", "mx-down"}, {"hello"}),
     "dsn-status": ({"unknown-user", "user-unknown-bounce", "too-big", "mx-down"}, {"hello"}),
     "dsn-action": ({"mx-down", "spf-fail"}, {"hello", "greylist"}),
-    "dsn-null-sender": ({"user-unknown-bounce", "dmarc-reject"}, {"hello", "greylist"}),
+    "dsn-null-sender": ({"user-unknown-bounce", "dmarc-reject", "mx-down"}, {"hello", "greylist"}),
 }
 
 # The lifecycle stages the templates must cover between them ("retry" is the queue's stage).
@@ -369,6 +370,18 @@ def check_rcpt_reply(events: Sequence[Event], q: Question) -> None:
     assert isinstance(q.answer, TypeAnswer) and q.answer.expected() == reply[0][:3]
 
 
+def check_submission_rcpt_reply(events: Sequence[Event], q: Question) -> None:
+    client, command, server = grab(
+        r"^(\S+), the author's mail program, sent `(RCPT TO:<[^>]*>)` "
+        r"to (\S+)\.",
+        q.prompt,
+    )
+    assert roles(events)[client] == "client"
+    sent = next(c for c in commands(events, client, server) if c.text == command)
+    assert isinstance(q.answer, TypeAnswer)
+    assert q.answer.expected() == reply_after(events, sent)[0][:3]
+
+
 def check_rcpt_reply_line(events: Sequence[Event], q: Question) -> None:
     _, _, reply = _rcpt(events, q)
     assert only_right(q) == " ".join(reply)
@@ -540,7 +553,9 @@ def check_dsn_sender(events: Sequence[Event], q: Question) -> None:
 
     assert first_mail(bounce.dsn_queue_id).startswith("MAIL FROM:<>")
     assert only_right(q) == "MAIL FROM:<>"
-    assert first_mail(bounce.queue_id).startswith(f"MAIL FROM:<{original}>")
+    # The DSN went to the author: the address the submission's MAIL FROM named.
+    submitted = next(c.text for c in lines(events) if c.text.startswith("MAIL FROM:<"))
+    assert submitted.startswith(f"MAIL FROM:<{original}>")
 
 
 ORACLES: dict[str, Callable[[Sequence[Event], Question], None]] = {
@@ -555,6 +570,7 @@ ORACLES: dict[str, Callable[[Sequence[Event], Question], None]] = {
     "mx-hop-encrypted": check_mx_hop_encrypted,
     "tls-version": check_tls_version,
     "rcpt-reply": check_rcpt_reply,
+    "submission-rcpt-reply": check_submission_rcpt_reply,
     "rcpt-reply-line": check_rcpt_reply_line,
     "rcpt-accepted-count": check_rcpt_count,
     "data-final-reply": check_data_reply,

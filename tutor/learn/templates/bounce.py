@@ -203,8 +203,9 @@ def _dsn_sender(events: Sequence[Event], qid: str) -> Question | None:
     """With which MAIL FROM was the DSN sent back to the sender?"""
     for dsn in story.dsns(events):
         path = _reverse_path(events, dsn.dsn_queue_id)
-        original = _reverse_path(events, dsn.queue_id).strip("<>")
         result = _result_of(events, dsn.dsn_queue_id)
+        # The DSN goes to the original message's reverse-path: its own recipient says who.
+        original = result.recipient if result is not None else ""
         if path != "<>" or not original or result is None:
             continue
         domain = original.rpartition("@")[2]

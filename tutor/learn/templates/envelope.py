@@ -64,6 +64,38 @@ def _rcpt_reply(events: Sequence[Event], qid: str) -> Question | None:
     )
 
 
+def _submission_rcpt_reply(events: Sequence[Event], qid: str) -> Question | None:
+    """What did the submission server answer to the author's own RCPT TO? (the code, typed)"""
+    roles = story.host_roles(events)
+    exchange = next(
+        (
+            e
+            for e in story.exchanges(events)
+            if e.verb == "RCPT"
+            and e.code is not None
+            and roles.get(e.asked_by) == story.Role.CLIENT
+        ),
+        None,
+    )
+    if exchange is None or exchange.code is None:
+        return None
+    code = str(exchange.code)
+    detail = enhanced_code(exchange.reply[0])
+    return Question(
+        qid,
+        f"{exchange.asked_by}, the author's mail program, sent `{exchange.command}` to "
+        f"{exchange.answered_by}. Which reply code came back?",
+        TypeAnswer(accepted=(code, f"{code} {detail}") if detail else (code,), shown=code),
+        Explanation(
+            f"{exchange.answered_by} answered: {exchange.reply_text}. A 2xx reply to RCPT "
+            "accepts that recipient; 4xx asks the sender to try again later, 5xx refuses it for "
+            "good. This is the author's own session with the submission server: what happens "
+            "later, on the way to the recipient's MX, is the sending queue's business.",
+            (RfcRef(5321, "4.1.1.3"), RfcRef(5321, "4.2.1")),
+        ),
+    )
+
+
 def _plausible_rcpt_replies(recipient: str) -> tuple[str, ...]:
     """Reply lines a server could have given to RCPT for ``recipient`` (Postfix's wording)."""
     return (
@@ -151,7 +183,15 @@ def _rcpt_count(events: Sequence[Event], qid: str) -> Question | None:
 
 
 TEMPLATES = (
-    Template("rcpt-reply", Stage.ENVELOPE, "the reply code to a RCPT TO", _rcpt_reply),
+    Template(
+        "rcpt-reply", Stage.ENVELOPE, "the reply code to a RCPT TO, on the MX hop", _rcpt_reply
+    ),
+    Template(
+        "submission-rcpt-reply",
+        Stage.ENVELOPE,
+        "the reply code the submission server gave the author's RCPT TO",
+        _submission_rcpt_reply,
+    ),
     Template(
         "rcpt-reply-line",
         Stage.ENVELOPE,
