@@ -195,7 +195,9 @@ def shipped_scenarios() -> list[Path]:
 def find_scenario(name_or_path: str) -> Path:
     """A shipped scenario's name, or a path to a scenario file."""
     candidate = Path(name_or_path)
-    if candidate.suffix == SCENARIO_SUFFIX or candidate.exists() or "/" in name_or_path:
+    # A bare name is a file only if one is there: a directory called "mx-down" in the
+    # current folder (a kept run, say) must not hide the shipped scenario of that name.
+    if candidate.suffix == SCENARIO_SUFFIX or candidate.is_file() or "/" in name_or_path:
         if not candidate.is_file():
             raise ScenarioError(f"{name_or_path}: no such scenario file")
         return candidate
