@@ -247,12 +247,27 @@ def _service_of(session: Session, ports: dict[int, str]) -> str:
     return ""
 
 
-def _tls_problem(session: Session, found: Sequence[Exchange]) -> str:
-    shook = any(isinstance(e, TlsHandshake) and e.ok for e in session.events)
-    if not shook:
+def _tls_problem(session: Session, matched: Sequence[Exchange], want_tls: bool) -> str:
+    """Why the matched commands were not sent as the requirement asks ("" when they were).
+
+    tls = true: a handshake succeeded and every matched command from MAIL on (or, without
+    MAIL, after STARTTLS) went inside TLS; tls = false: every matched command went in clear.
+    """
+    if not want_tls:
+        inside = [e for e in matched if e.encrypted]
+        if inside:
+            return f"{_verb(inside[0])} was sent inside TLS; the lab asks for it in clear"
+        return ""
+    if not any(isinstance(e, TlsHandshake) and e.ok for e in session.events):
         return "no TLS: the session never completed STARTTLS"
-    mail = next((i for i, e in enumerate(found) if _verb(e) == "MAIL"), None)
-    clear = [e for e in found[mail:] if not e.encrypted] if mail is not None else []
+    verbs = [_verb(e) for e in matched]
+    if "MAIL" in verbs:
+        wanted = matched[verbs.index("MAIL") :]
+    elif "STARTTLS" in verbs:
+        wanted = matched[verbs.index("STARTTLS") + 1 :]
+    else:
+        wanted = matched
+    clear = [e for e in wanted if not e.encrypted]
     if clear:
         return f"{_verb(clear[0]) or 'a line'} was sent in clear, before TLS"
     return ""
@@ -295,15 +310,14 @@ def check_session(req: SessionRequirement, run: RunHandle) -> Verdict:
     for session in candidates:
         found = tuple(e for e in exchanges(events, session.id) if e.prompt is not Prompt.GREETING)
         tried = _try(session, found, req.commands)
-        if tried.matched == len(req.commands) and req.tls:
-            tried = _Tried(
-                session, found, tried.matched, tried.position, _tls_problem(session, found)
-            )
+        if tried.matched == len(req.commands) and req.tls is not None:
+            problem = _tls_problem(session, _matched(found, req.commands), req.tls)
+            tried = _Tried(session, found, tried.matched, tried.position, problem)
         tries.append(tried)
     complete = [t for t in tries if t.matched == len(req.commands) and not t.tls_problem]
     if complete:
         best = complete[-1]
-        secure = ", inside TLS" if req.tls else ""
+        secure = {True: ", inside TLS", False: ", in clear", None: ""}[req.tls]
         return (
             True,
             f"session {best.session.id} at {_clock(best.session.started)}: "

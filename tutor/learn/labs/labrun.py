@@ -53,10 +53,23 @@ class LabRun:
         logs = []
         for step in steps:
             logs.append(await asyncio.to_thread(run_step, step, self.info))
-        # The world writes what a session caused (the Maildir file, the log) as it happens;
-        # give the last reply's follow-up (the server's close, the delivery record) a moment.
-        await asyncio.sleep(0.05)
+        await self.settle()
         return logs
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until what the steps set going has happened: a submitted message handed on.
+
+        The world writes what a session caused as it happens; a message a submission server
+        queued is delivered by the sender's MTA moments later. Deferred mail stays deferred.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await asyncio.sleep(0.05)
+        while loop.time() < deadline:
+            busy = [q for q in self.run.state.queue() if q.state in ("incoming", "active")]
+            if not busy:
+                return
+            await asyncio.sleep(0.05)
 
     def review(self) -> list:
         from tutor.learn.labs.review import review_sessions
