@@ -68,7 +68,7 @@ def _chosen(args: argparse.Namespace):
 
     if getattr(args, "id", None):
         return _lab(args.id)
-    running = running_labs()
+    running = running_labs(_note_cleaned)
     current = current_lab()
     if len(running) == 1:
         return _lab(running[0])
@@ -79,6 +79,10 @@ def _chosen(args: argparse.Namespace):
     raise UserError(
         "no lab started yet: `smtp-tutor lab list` shows them, `lab start ID` starts one"
     )
+
+
+def _note_cleaned(lab_id: str, what: str) -> None:
+    print(f"(lab {lab_id}: {what})", file=sys.stderr)
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -101,7 +105,7 @@ def _running_state(lab) -> dict[str, Any] | None:
 
     found = status(LabPlace.of(lab.id))
     if found.cleaned:
-        print(f"(lab {lab.id}: {found.cleaned})", file=sys.stderr)
+        _note_cleaned(lab.id, found.cleaned)
     return found.state if found.running else None
 
 
@@ -179,7 +183,7 @@ def _status(args: argparse.Namespace) -> int:
     from tutor.learn.labs.place import LabPlace
 
     found = []
-    for lab_id in running_labs():
+    for lab_id in running_labs(_note_cleaned):
         state = status(LabPlace.of(lab_id)).state or {}
         found.append(
             {
@@ -315,7 +319,7 @@ def _stop(args: argparse.Namespace) -> int:
     from tutor.learn.labs.control import running_labs, stop
     from tutor.learn.labs.place import LabPlace
 
-    ids = [_lab(args.id).id] if args.id else running_labs()
+    ids = [_lab(args.id).id] if args.id else running_labs(_note_cleaned)
     if not ids:
         print("No lab world is running.")
         return 0

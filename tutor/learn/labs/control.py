@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,22 @@ def status(place: LabPlace) -> WorldStatus:
     return WorldStatus(False, cleaned=why)
 
 
-def running_labs() -> list[str]:
-    """Ids of this learner's labs whose worlds are up (dead ones are cleaned up on the way)."""
+def running_labs(on_cleaned: Callable[[str, str], None] | None = None) -> list[str]:
+    """Ids of this learner's labs whose worlds are up (dead ones are cleaned up on the way,
+    and ``on_cleaned(lab_id, what)`` hears of each)."""
     home = labs_home()
     if not home.is_dir():
         return []
-    return [
-        folder.name
-        for folder in sorted(home.iterdir())
-        if (folder / "state.json").is_file() and status(LabPlace.of(folder.name)).running
-    ]
+    running = []
+    for folder in sorted(home.iterdir()):
+        if not (folder / "state.json").is_file():
+            continue
+        found = status(LabPlace.of(folder.name))
+        if found.cleaned and on_cleaned is not None:
+            on_cleaned(folder.name, found.cleaned)
+        if found.running:
+            running.append(folder.name)
+    return running
 
 
 # --------------------------------------------------------------------------- start and stop
