@@ -327,3 +327,14 @@ async def test_the_authoring_check_catches_a_lab_whose_solution_does_not_solve_i
     report = await authoring_check(load_lab(folder))
     assert not report.ok
     assert any("the reference solution fails 'delivered'" in p for p in report.problems)
+
+
+async def test_the_commented_example_in_labs_readme_is_a_lab_that_passes(tmp_path: Path) -> None:
+    readme = (shipped_labs_root() / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    folder = tmp_path / "speak-smtp"
+    folder.mkdir()
+    (folder / "lab.toml").write_text(example)
+    (folder / "task.md").write_text("Deliver a message by hand.\n")
+    report = await authoring_check(load_lab(folder))
+    assert report.ok, report.problems
