@@ -165,6 +165,22 @@ def test_a_killed_world_leaves_no_listener_and_is_cleaned_up(
     assert code == 0 and "is up in the background" in out
 
 
+def test_a_world_that_no_longer_answers_is_ended_not_left_listening(
+    lab_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tutor.learn.labs import control
+
+    run(capsys, "lab", "start", "speak-smtp")
+    state = state_of("speak-smtp")
+    mx = endpoint(info_from_json(state["world"]), "mx1.example.net")
+    os.kill(state["pid"], signal.SIGSTOP)  # alive, listening, but deaf
+    monkeypatch.setattr(control, "PING_TIMEOUT", 0.3)
+    code, out = run(capsys, "lab", "status")
+    assert code == 0 and "no longer answered; ended and cleaned up" in out
+    assert refused(*mx)
+    assert not control._alive(state["pid"])
+
+
 def test_reset_restores_the_start(
     lab_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -30,6 +30,7 @@ from tutor.learn.labs.place import LabPlace, labs_home, remember_current
 
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 15.0
+PING_TIMEOUT = 3.0  # a live world answers a ping in milliseconds
 DAEMON_MODULE = "tutor.learn.labs.daemon"
 
 
@@ -83,6 +84,7 @@ def _end(pid: int, wait: float = 5.0) -> None:
     for signum in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
+            os.kill(pid, signal.SIGCONT)  # a stopped process handles its SIGTERM only now
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not _alive(pid):
@@ -132,7 +134,7 @@ def status(place: LabPlace) -> WorldStatus:
         _cleanup(place, state)
         return WorldStatus(False, cleaned=f"its world process ({pid}) had died; cleaned up")
     try:
-        answer = request(state, "ping", timeout=3)
+        answer = request(state, "ping", timeout=PING_TIMEOUT)
         if answer.get("token") == state.get("token"):
             return WorldStatus(True, state)
     except (OSError, ValueError):

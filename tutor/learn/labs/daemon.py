@@ -78,7 +78,8 @@ class LabWorldProcess:
             "world": world_json(self.lab_run.info),
         }
         place.write_state(state)
-        print(json.dumps({"ready": True, **state}), flush=True)
+        with contextlib.suppress(OSError):  # the starting CLI was killed: serve all the same
+            print(json.dumps({"ready": True, **state}), flush=True)
         _detach_stdout()
         idle = asyncio.create_task(self.watch_idle())
         try:

@@ -18,8 +18,8 @@ from tutor.learn.labs.review import visible
 from tutor.learn.labs.steps import step_commands
 
 INSTALL = {
-    "nc": "Debian/Ubuntu: sudo apt install netcat-openbsd · macOS: built in (type nc -c for nc -C) · "
-    "Windows: inside WSL as on Ubuntu",
+    "nc": "Debian/Ubuntu: sudo apt install netcat-openbsd · macOS: built in (type nc -c for "
+    "nc -C) · Windows: inside WSL as on Ubuntu",
     "dig": "Debian/Ubuntu: sudo apt install bind9-dnsutils · macOS: brew install bind · "
     "Windows: inside WSL as on Ubuntu",
     "openssl": "Debian/Ubuntu: sudo apt install openssl · macOS: brew install openssl · "
