@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "quiz": "Answer only a lesson's questions (its run happens unshown).",
     "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
     "progress": "See, export, import or reset your progress in lessons and labs.",
+    "lab": "Hands-on labs: start one, do the task with real clients, check it against real state.",
+    "labs": "For teachers: validate every lab and run its authoring check.",
 }
 
 
