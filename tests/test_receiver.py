@@ -373,7 +373,8 @@ async def test_content_over_the_limit_gets_552_after_the_dot(start_mx: StartMx) 
 @pytest.mark.parametrize(
     ("line", "reply"),
     [
-        (b"HELLO THERE\r\n", "502 5.5.2 Error: command not recognized"),
+        (b"HELLO THERE\r\n", "500 5.5.2 Error: command not recognized"),
+        (b"EXPN staff\r\n", "500 5.5.2 Error: command not recognized"),
         (b"\r\n", "500 5.5.2 Error: bad syntax"),
         (b"NO\x00OP\r\n", "500 5.5.2 Error: bad syntax"),
         (b"MAIL FROM:<caf\xe9@example.org>\r\n", "500 5.5.2 Error: bad UTF-8 syntax"),
@@ -381,7 +382,16 @@ async def test_content_over_the_limit_gets_552_after_the_dot(start_mx: StartMx) 
         (b"MAIL FROM:<alice@example.org>\r\n", "503 5.5.1 Error: send HELO/EHLO first"),
         (b"EHLO\r\n", "501 Syntax: EHLO hostname"),
     ],
-    ids=["garbage", "empty", "nul", "not-utf8", "overlong", "mail-before-ehlo", "ehlo-no-name"],
+    ids=[
+        "garbage",
+        "expn",
+        "empty",
+        "nul",
+        "not-utf8",
+        "overlong",
+        "mail-before-ehlo",
+        "ehlo-no-name",
+    ],
 )
 async def test_malformed_line_gets_postfix_reply_and_the_server_keeps_serving(
     mx: Mx, line: bytes, reply: str
@@ -392,6 +402,20 @@ async def test_malformed_line_gets_postfix_reply_and_the_server_keeps_serving(
     await raw.close()
     received = mx.server_lines(Direction.CLIENT_TO_SERVER)
     assert received[0].data == line  # the exact bytes, even the bad ones
+
+
+async def test_help_lists_the_commands_this_server_implements_like_postfix_3_9(mx: Mx) -> None:
+    raw, _ = await Raw.open(mx)
+    reply = await raw.send(b"HELP\r\n")
+    assert reply == "214 2.0.0 Commands: DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET STARTTLS VRFY"
+    # Every command HELP lists is one the server carries out: none gets 500 or 502.
+    for command in reply.split(": ", 1)[1].split():
+        if command in ("DATA", "QUIT", "STARTTLS", "VRFY"):
+            continue  # they change the session, or (VRFY) are disabled here
+        answer = await raw.send(command.encode() + b" x@example.net\r\n")
+        assert answer[:3] not in ("500", "502"), (command, answer)
+        await raw.send(b"RSET\r\n")
+    await raw.close()
 
 
 @pytest.mark.parametrize(

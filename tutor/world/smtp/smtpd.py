@@ -563,7 +563,19 @@ class TracedSMTP(SMTPAdapter):
         await self.push("502 5.5.1 VRFY command is disabled")
 
     async def smtp_HELP(self, arg: str) -> None:
-        await self.push("502 5.5.2 Error: command not recognized")
+        # Postfix 3.9 and later (smtpd.c help_cmd): the implemented commands, sorted, whatever
+        # the argument. Postfix also lists BDAT, ETRN, XCLIENT and XFORWARD, which this world
+        # does not implement (a listed command must not lead to 500/502).
+        await self.push("214 2.0.0 Commands: " + " ".join(sorted(self.implemented_commands())))
+
+    def implemented_commands(self) -> set[str]:
+        """The commands this server really carries out, for HELP."""
+        commands = {"DATA", "EHLO", "HELO", "HELP", "MAIL", "NOOP", "QUIT", "RCPT", "RSET", "VRFY"}
+        if self.tls_context:
+            commands.add("STARTTLS")
+        if self.offers_auth:
+            commands.add("AUTH")
+        return commands
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):

@@ -1,0 +1,82 @@
+"""Faithful where it claims to be: what the world does and what its words say agree, with
+Postfix and with the RFCs (issue 14). Each test types at a real world on loopback, as a learner
+would with nc, and holds the explanation next to what really crossed the socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tutor.render.explain import explain_command, explain_event, explanations
+from tutor.trace import Direction, Side, SmtpLine, Trace
+from tutor.world.network import Service
+
+
+class Nc:
+    """A hand-typed session over a plain socket, like a student's nc."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def reply(self) -> str:
+        lines = []
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), 5)
+            if not line:
+                raise ConnectionError("server closed the connection")
+            lines.append(line.decode().rstrip("\r\n"))
+            if line[3:4] != b"-":
+                return "\n".join(lines)
+
+    async def send(self, line: str) -> str:
+        self.writer.write(line.encode() + b"\r\n")
+        await self.writer.drain()
+        return await self.reply()
+
+
+@asynccontextmanager
+async def nc(world: object, host: str) -> AsyncIterator[Nc]:
+    """Connect to ``host``'s SMTP port in a running world and read the greeting."""
+    address = world.ctx.plan.host(host)  # type: ignore[attr-defined]
+    reader, writer = await asyncio.open_connection(
+        address.bind_address, address.ports[Service.SMTP], local_addr=("127.0.0.1", 0)
+    )
+    session = Nc(reader, writer)
+    await session.reply()
+    try:
+        yield session
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def server_lines(trace: Trace, text: str) -> list[SmtpLine]:
+    """The server's own records of a line it sent that starts with ``text``."""
+    return [
+        e
+        for e in trace.of_type(SmtpLine)
+        if e.side is Side.SERVER
+        and e.direction is Direction.SERVER_TO_CLIENT
+        and e.text.startswith(text)
+    ]
+
+
+# --------------------------------------------------------------------------- item 10
+
+
+async def test_an_unknown_command_gets_500_and_the_words_say_500_as_postfix_3_7_does(
+    start_world,
+) -> None:
+    trace = Trace()
+    async with start_world("hello", trace=trace) as world, nc(world, "mx1.example.net") as s:
+        assert await s.send("HELLO there") == "500 5.5.2 Error: command not recognized"
+        assert await s.send("EXPN staff") == "500 5.5.2 Error: command not recognized"
+    (reply, *_) = server_lines(trace, "500 5.5.2")
+    said = explain_event(reply)
+    assert said.summary.startswith("500 = command not recognised")
+    assert any("Postfix 3.7 and later" in p for p in said.body)
+    typed = explain_command("HELLO there")
+    assert "expect 500" in typed.summary and typed.next_step.startswith("Expect 500")
+    # 502 is for a command the server knows but does not implement, never for a typo.
+    assert "not implemented" in explanations().get("reply", "502").short
