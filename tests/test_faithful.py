@@ -80,3 +80,26 @@ async def test_an_unknown_command_gets_500_and_the_words_say_500_as_postfix_3_7_
     assert "expect 500" in typed.summary and typed.next_step.startswith("Expect 500")
     # 502 is for a command the server knows but does not implement, never for a typo.
     assert "not implemented" in explanations().get("reply", "502").short
+
+
+# --------------------------------------------------------------------------- item 11
+
+
+async def test_the_501_example_is_one_the_world_and_postfix_really_refuse(start_world) -> None:
+    async with start_world("hello") as world, nc(world, "mx1.example.net") as s:
+        await s.send("EHLO client.test")
+        # No angle brackets: accepted, as by Postfix with strict_rfc821_envelopes = no.
+        assert await s.send("MAIL FROM:alice@example.org") == "250 2.1.0 Ok"
+        await s.send("RSET")
+        # The examples the words give for 501 are refused.
+        assert await s.send("MAIL FROM alice@example.org") == (
+            "501 5.5.4 Syntax: MAIL FROM:<address>"
+        )
+        assert await s.send("MAIL FROM:<alice@@example.org>") == (
+            "501 5.1.7 Bad sender address syntax"
+        )
+    words = " ".join(explanations().get("reply", "501").text.split())
+    assert "MAIL FROM alice@example.org" in words
+    assert "501 5.5.4 Syntax: MAIL FROM:<address>" in words
+    assert "MAIL FROM:<alice@@example.org>" in words
+    assert "strict_rfc821_envelopes" in words
