@@ -103,3 +103,24 @@ async def test_the_501_example_is_one_the_world_and_postfix_really_refuse(start_
     assert "501 5.5.4 Syntax: MAIL FROM:<address>" in words
     assert "MAIL FROM:<alice@@example.org>" in words
     assert "strict_rfc821_envelopes" in words
+
+
+# --------------------------------------------------------------------------- item 12
+
+
+async def test_a_deferred_messages_waiting_counts_in_delays_a_and_the_words_say_so(
+    start_world,
+) -> None:
+    from tutor.trace import LogLine
+
+    async with start_world("greylist") as world:
+        await world.run()
+        trace = world.trace
+    lines = [e.text for e in trace.of_type(LogLine) if " to=<" in e.text and "relay=" in e.text]
+    sent = next(line for line in lines if "status=sent" in line and "relay=mx." in line)
+    delay = float(sent.split("delay=", 1)[1].split(",", 1)[0])
+    a, b, c, d = (float(x) for x in sent.split("delays=", 1)[1].split(",", 1)[0].split("/"))
+    assert b == 0 and a >= 240 and abs(delay - (a + b + c + d)) < 0.1  # the retry wait is in a
+    words = " ".join(explanations().get("log", "smtp").text.split())
+    assert "b, the time in the queue manager" in words
+    assert "deferred message includes all its waiting in the deferred queue" in words
