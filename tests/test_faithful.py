@@ -36,11 +36,11 @@ class Nc:
 
 
 @asynccontextmanager
-async def nc(world: object, host: str) -> AsyncIterator[Nc]:
-    """Connect to ``host``'s SMTP port in a running world and read the greeting."""
+async def nc(world: object, host: str, service: Service = Service.SMTP) -> AsyncIterator[Nc]:
+    """Connect to ``host``'s port for ``service`` in a running world and read the greeting."""
     address = world.ctx.plan.host(host)  # type: ignore[attr-defined]
     reader, writer = await asyncio.open_connection(
-        address.bind_address, address.ports[Service.SMTP], local_addr=("127.0.0.1", 0)
+        address.bind_address, address.ports[service], local_addr=("127.0.0.1", 0)
     )
     session = Nc(reader, writer)
     await session.reply()
@@ -124,3 +124,32 @@ async def test_a_deferred_messages_waiting_counts_in_delays_a_and_the_words_say_
     words = " ".join(explanations().get("log", "smtp").text.split())
     assert "b, the time in the queue manager" in words
     assert "deferred message includes all its waiting in the deferred queue" in words
+
+
+# --------------------------------------------------------------------------- item 13
+
+
+async def test_auth_before_starttls_is_never_538_and_538_is_explained_as_history(
+    start_world,
+) -> None:
+    from tutor.world.smtp.postfix_replies import postfix_reply
+
+    async with (
+        start_world("hello") as world,
+        nc(world, "smtp.example.org", Service.SUBMISSION) as s,
+    ):
+        ehlo = await s.send("EHLO laptop.test")
+        assert "AUTH" not in ehlo  # not advertised before TLS (RFC 4954 §6)
+        # Like Postfix with smtpd_tls_security_level = encrypt: TLS before any other command.
+        assert await s.send("AUTH PLAIN AGFsaWNlAHNlY3JldA==") == (
+            "530 5.7.0 Must issue a STARTTLS command first"
+        )
+    # Where aiosmtpd would say 538 (TLS not enforced, AUTH before it), Postfix's
+    # smtpd_tls_auth_only says 504 5.5.4 (RFC 4954 §4), and so does the world.
+    refused = "538 5.7.11 Encryption required for requested authentication mechanism"
+    assert postfix_reply(refused, "AUTH", "smtp.example.org") == (
+        "504 5.5.4 Encryption required for requested authentication mechanism"
+    )
+    words = " ".join(explanations().get("reply", "538").text.split())
+    assert "historical" in words and "504 5.5.4" in words
+    assert "historical" in explanations().get("enhanced", "7.11").text
