@@ -153,3 +153,20 @@ async def test_auth_before_starttls_is_never_538_and_538_is_explained_as_history
     words = " ".join(explanations().get("reply", "538").text.split())
     assert "historical" in words and "504 5.5.4" in words
     assert "historical" in explanations().get("enhanced", "7.11").text
+
+
+# --------------------------------------------------------------------------- item 14
+
+
+async def test_a_failed_dsn_with_a_4_x_x_status_is_explained_as_abandonment(start_world) -> None:
+    from tutor.render.explain import explain_enhanced
+    from tutor.trace import Bounce
+
+    async with start_world("mx-down") as world:
+        await world.run()
+        (bounce,) = [b for b in world.trace.of_type(Bounce) if b.action.value == "failed"]
+    fields = {link.field: link.value for link in bounce.links}
+    assert fields["Action"] == "failed" and fields["Status"].startswith("4.")
+    said = " ".join(" ".join(explain_enhanced(fields["Status"]).body).split())
+    assert "abandonment or delay" in said
+    assert "Action: failed is no contradiction" in said

@@ -359,6 +359,10 @@ def explain_enhanced(code: str) -> Explanation:
             rfc.extend(r for r in entry.rfc if r not in rfc)
     short = detail.short if detail else (subject.short if subject else "unknown status")
     body = detail.paragraphs if detail else (subject.paragraphs if subject else ())
+    if c == "4" and cls:
+        # "Persistent transient": the class says why a 4.X.X status can end a delivery for
+        # good (a DSN with Action: failed), which the detail alone does not.
+        body = (*body, *cls.paragraphs)
     if c == "2":
         # The detail texts describe the problem a 4.x.x/5.x.x code reports; a 2.x.x code
         # reports success in the same area, so say that instead (e.g. 235 2.7.0 after AUTH).
