@@ -170,3 +170,36 @@ async def test_a_failed_dsn_with_a_4_x_x_status_is_explained_as_abandonment(star
     said = " ".join(" ".join(explain_enhanced(fields["Status"]).body).split())
     assert "abandonment or delay" in said
     assert "Action: failed is no contradiction" in said
+
+
+# --------------------------------------------------------------------------- item 15
+
+
+async def test_a_null_mx_bounce_is_explained_as_a_null_mx_not_as_a_521_host(
+    start_world, tmp_path
+) -> None:
+    from pathlib import Path
+
+    from tutor.scenario import load_scenario
+    from tutor.trace import RecipientResult
+
+    hello = Path(__file__).resolve().parent.parent / "lessons" / "scenarios" / "hello.toml"
+    text = hello.read_text(encoding="utf-8").replace(
+        "@       IN MX 10 mx1.example.net.\n@       IN MX 20 mx2.example.net.\n",
+        "@       IN MX 0 .\n",
+    )
+    (tmp_path / "nullmx.toml").write_text(text.replace('name = "hello"', 'name = "nullmx"'))
+    scenario = load_scenario(tmp_path / "nullmx.toml")
+    async with start_world(scenario) as world:
+        await world.run()
+        results = [r for r in world.trace.of_type(RecipientResult) if r.host == "smtp.example.org"]
+        (result,) = [r for r in results if "example.net" in r.recipient]
+    assert result.outcome.value == "refused" and result.relay == "none"
+    assert result.reply == "5.1.0 Domain example.net does not accept mail (nullMX)"
+    said = explain_event(result)
+    assert "null MX" in said.summary
+    assert any("dsn=5.1.0" in p for p in said.body)
+    words_521 = " ".join(explanations().get("reply", "521").text.split())
+    assert "accepts no mail at all, for any domain" in words_521
+    assert "null MX" in words_521 and "see 556" in words_521
+    assert "556 5.1.10" in explanations().get("reply", "556").text
