@@ -203,3 +203,62 @@ async def test_a_null_mx_bounce_is_explained_as_a_null_mx_not_as_a_521_host(
     assert "accepts no mail at all, for any domain" in words_521
     assert "null MX" in words_521 and "see 556" in words_521
     assert "556 5.1.10" in explanations().get("reply", "556").text
+
+
+# --------------------------------------------------------------------------- item 16
+
+
+async def test_enhanced_codes_and_the_rcpt_250_are_worded_as_the_wire_has_them(
+    start_world,
+) -> None:
+    from tutor.render.explain import explain_reply
+
+    trace = Trace()
+    async with start_world("hello", trace=trace) as world, nc(world, "mx1.example.net") as s:
+        ehlo = await s.send("EHLO client.test")
+        await s.send("MAIL FROM:<alice@example.org>")
+        assert await s.send("RCPT TO:<bob@example.net>") == "250 2.1.5 Ok"
+        assert (await s.send("DATA")).startswith("354 End data")
+    # RFC 2034 §4: no enhanced code on the greeting, the EHLO reply or a 3xx.
+    assert all(" 2." not in line[:6] and "-2." not in line[:6] for line in ehlo.splitlines())
+    words = explanations().get("extension", "ENHANCEDSTATUSCODES").text
+    assert "not the initial greeting" in words and "never a 3xx" in words
+    (rcpt_ok,) = server_lines(trace, "250 2.1.5")
+    said = explain_event(rcpt_ok)
+    assert said.summary.endswith("RFC 5321 §4.1.1.3, RFC 3463 §3.2")
+    mail_ok = explain_reply("250 2.1.0 Ok", stage="envelope")
+    assert "RFC 5321 §4.1.1.2" in mail_ok.summary
+
+
+async def test_a_dsn_link_names_only_the_fields_the_dsn_carries(start_world) -> None:
+    from tutor.render.dsnlinks import dsn_links
+    from tutor.trace import Bounce
+
+    async with start_world("mx-down") as world:
+        await world.run()
+        bounces = list(world.trace.of_type(Bounce))
+    for bounce in bounces:
+        fields = [f for link in dsn_links(bounce) for f in link.fields]
+        # Every MX refused the connection: no server answered, so the DSN has no Remote-MTA.
+        assert not any(f.startswith("Remote-MTA") for f in fields), fields
+    failed = next(b for b in bounces if b.action.value == "failed")
+    (source,) = {link.source for link in failed.links if link.field == "Last-Attempt-Date"}
+    assert source.endswith("the last attempt, made once the queue lifetime had run out")
+
+
+def test_the_smaller_words_say_what_the_rfcs_say() -> None:
+    entry = explanations().get
+
+    def text(table: str, key: str) -> str:
+        found = entry(table, key)
+        assert found is not None
+        return " ".join(found.text.split())
+
+    assert "at least 4–5 days" in text("topic", "retry")  # RFC 5321 §4.5.4.1
+    assert "smaller of the SOA's own TTL and its MINIMUM" in text("dns_type", "SOA")  # RFC 2308
+    assert "mail program (a client, not an MTA) submits on port 587" in text("event", "tcp_connect")
+    assert "5.7.23 for an SPF fail" in text("reply", "550")
+    assert "useful only as a permanent error" in text("enhanced", "7.1")  # RFC 3463 §3.8
+    assert "SHOULD wait" in text("reply", "220") and "only logs it" in text("reply", "220")
+    assert "RFC 5321 forbids refusing" in text("dns_type", "PTR")  # §4.1.4
+    assert entry("extension", "STARTTLS").rfc[:2] == ("RFC 3207 §2", "RFC 3207 §3")

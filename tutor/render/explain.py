@@ -268,7 +268,7 @@ def _reply(parsed: ParsedReply, stage: str) -> Explanation:
     data = explanations()
     code = parsed.code
     entry = data.get("reply", code)
-    context = data.get("reply_in", f"{code}.{stage}") if stage else None
+    context = data.get("reply_in", f"{code}.{_context_of(parsed, stage)}") if stage else None
     cls = data.get("reply_class", code[0])
     subject = data.get("reply_subject", code[1])
 
@@ -332,6 +332,17 @@ def _reply(parsed: ParsedReply, stage: str) -> Explanation:
         rfc=tuple(rfc),
         summary=summary,
     )
+
+
+def _context_of(parsed: ParsedReply, stage: str) -> str:
+    """The reply_in key's second part: the stage, or the command when the code tells it.
+
+    MAIL and RCPT share the envelope stage; Postfix's 2.1.5 says the 250 answers RCPT TO
+    (RFC 5321 §4.1.1.3), not MAIL FROM (§4.1.1.2).
+    """
+    if stage == "envelope" and parsed.enhanced == "2.1.5":
+        return "rcpt"
+    return stage
 
 
 def explain_enhanced(code: str) -> Explanation:

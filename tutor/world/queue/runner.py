@@ -301,14 +301,13 @@ class QueueRunner:
             source += f" in session {session}" if session else ""
             source += f" at {iso(rcpt.last_attempt)}" if rcpt.last_attempt else ""
             if rcpt.action is DsnAction.FAILED and rcpt.status.startswith("4"):
-                source += ", the last attempt before the queue lifetime ran out"
-            values = {
-                "Action": str(rcpt.action),
-                "Status": rcpt.status,
-                "Remote-MTA": rcpt.remote_mta,
-                "Diagnostic-Code": rcpt.diagnostic,
-                "Last-Attempt-Date": "",
-            }
+                source += ", the last attempt, made once the queue lifetime had run out"
+            values = {"Action": str(rcpt.action), "Status": rcpt.status}
+            if rcpt.remote_mta:  # the DSN has no Remote-MTA when no server was reached
+                values["Remote-MTA"] = rcpt.remote_mta
+            values["Diagnostic-Code"] = rcpt.diagnostic
+            if rcpt.last_attempt is not None:
+                values["Last-Attempt-Date"] = ""
             for name, value in values.items():
                 links.append(
                     DsnFieldLink(
