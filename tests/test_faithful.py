@@ -262,3 +262,55 @@ def test_the_smaller_words_say_what_the_rfcs_say() -> None:
     assert "SHOULD wait" in text("reply", "220") and "only logs it" in text("reply", "220")
     assert "RFC 5321 forbids refusing" in text("dns_type", "PTR")  # §4.1.4
     assert entry("extension", "STARTTLS").rfc[:2] == ("RFC 3207 §2", "RFC 3207 §3")
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+def _sender_log(trace: Trace) -> list[str]:
+    from tutor.trace import LogLine
+
+    return [e.text for e in trace.of_type(LogLine) if e.host == "smtp.example.org"]
+
+
+async def test_each_failed_address_is_logged_before_the_deferred_line_port_outside(
+    start_world,
+) -> None:
+    import re
+
+    async with start_world("mx-down") as world:
+        await world.run()
+        log = _sender_log(world.trace)
+    deferred = [i for i, line in enumerate(log) if "status=deferred" in line]
+    assert deferred
+    for i in deferred[:3]:
+        first, second = log[i - 2], log[i - 1]
+        assert re.fullmatch(r"connect to mx1\.example\.net\[127\.0\.0\.\d+\]:\d+: .+", first)
+        assert re.fullmatch(r"connect to mx2\.example\.net\[127\.0\.0\.\d+\]:\d+: .+", second)
+        assert log[i].endswith(f"({second})")  # the last failure is the deferred reason
+
+
+async def test_a_4xx_from_a_server_that_is_not_the_last_is_logged_before_moving_on(
+    start_world,
+) -> None:
+    async with start_world("hello", what_ifs=frozenset({"greylist"})) as world:
+        await world.run()
+        log = _sender_log(world.trace)
+    said = next(i for i, line in enumerate(log) if ": host mx1.example.net[" in line)
+    assert log[said].split(": ", 1)[1].startswith("host mx1.example.net[127.0.0.")
+    assert log[said].endswith("(in reply to RCPT TO command)")
+    assert "] said: 451 4.7.1 <bob@example.net>" in log[said]
+    moved_on = next(i for i, line in enumerate(log) if "relay=mx2.example.net[" in line)
+    assert said < moved_on
+
+
+async def test_a_421_greeting_is_logged_as_refused_to_talk_to_me(start_world) -> None:
+    async with start_world("hello", what_ifs=frozenset({"greet-421"})) as world:
+        await world.run()
+        log = _sender_log(world.trace)
+    (line,) = [x for x in log if "refused to talk to me" in x]
+    assert ": host mx1.example.net[127.0.0." in line and "]:" not in line.split(" refused")[0]
+    assert line.endswith(
+        "refused to talk to me: 421 4.3.2 mx1.example.net Service not "
+        "available, closing transmission channel"
+    )

@@ -50,7 +50,9 @@ from tutor.world.maillog.records import (
     QmgrExpired,
     QmgrQueued,
     QmgrRemoved,
+    SkippedServer,
     delivery_from_result,
+    server_said,
 )
 from tutor.world.queue.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
 from tutor.world.queue.ids import new_queue_id
@@ -324,6 +326,10 @@ class QueueRunner:
 
     def connect_failed(self, relay: str, reason: str) -> None:
         self._log(ConnectFailure(relay, reason))
+
+    def skipped(self, relay: str, reply: str, command: str) -> None:
+        if self._attempt is not None:
+            self._log(SkippedServer(self._attempt.queue_id, server_said(relay, reply, command)))
 
     def handed_over(
         self, session: str, recipients: Sequence[str], reply: str, relay: str, time: float

@@ -187,6 +187,8 @@ class OutboundMta:
                         attempt.session,
                         attempt.failure_command,
                     )
+            if pending and following is not None and not attempt.guarded:
+                self._tell_skipped(attempt, pending)
             if pending:
                 why = attempt.why or "deferred " + ", ".join(
                     f"{r} ({attempt.soft[r].reply if r in attempt.soft else ''})" for r in pending
@@ -197,6 +199,19 @@ class OutboundMta:
             decision = last.get(recipient) or _Decision(Outcome.REFUSED, guard_refusal, "none")
             settle(recipient, decision)
         return published
+
+    def _tell_skipped(self, attempt: _SessionResult, pending: list[str]) -> None:
+        """Why delivery moves on from a server that is not the last: one reason per recipient
+        a reply left open (Postfix's smtp_rcpt_fail), else the session's (smtp_bulk_fail). A
+        refused connection has said so already (``connect to …``)."""
+        if attempt.session and attempt.relay == "none":
+            return
+        open_ones = [attempt.soft[r] for r in pending if r in attempt.soft]
+        if open_ones and all(d.command == "RCPT TO" for d in open_ones):
+            for decision in open_ones:
+                self._observer.skipped(attempt.relay, decision.reply, decision.command)
+        elif attempt.failure and attempt.relay != "none":
+            self._observer.skipped(attempt.relay, attempt.failure, attempt.failure_command)
 
     async def _lookup_mx(self, domain: str) -> list[MxHost]:
         """The domain's MX hosts, best first, equal preferences in a per-message random order."""
