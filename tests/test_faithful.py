@@ -314,3 +314,34 @@ async def test_a_421_greeting_is_logged_as_refused_to_talk_to_me(start_world) ->
         "refused to talk to me: 421 4.3.2 mx1.example.net Service not "
         "available, closing transmission channel"
     )
+
+
+# --------------------------------------------------------------------------- item 5
+
+
+async def test_postmaster_at_every_hosted_domain_is_accepted_and_explained(start_world) -> None:
+    from tutor.trace import Note
+
+    trace = Trace()
+    async with start_world("hello", trace=trace) as world:
+        for host, domain in (("mx1.example.net", "example.net"), ("smtp.example.org", "")):
+            async with nc(world, host) as s:
+                await s.send("EHLO client.test")
+                await s.send("MAIL FROM:<carol@example.com>")
+                target = f"<PostMaster@{domain}>" if domain else "<Postmaster>"
+                assert await s.send(f"RCPT TO:{target}") == "250 2.1.5 Ok"
+                assert (await s.send("DATA")).startswith("354")
+                assert (await s.send("Subject: hi\r\n\r\nhello\r\n.")).startswith("250 2.0.0")
+        # A user who does not exist is still unknown.
+        async with nc(world, "mx1.example.net") as s:
+            await s.send("EHLO client.test")
+            await s.send("MAIL FROM:<carol@example.com>")
+            assert (await s.send("RCPT TO:<webmaster@example.net>")).startswith("550 5.1.1")
+        for postmaster in ("postmaster@example.net", "postmaster@example.org"):
+            (stored,) = world.mailboxes.messages(postmaster)
+            assert stored.message["Subject"] == "hi"
+    notes = [n for n in trace.of_type(Note) if n.explain == "topic.postmaster"]
+    assert len(notes) == 2 and "RFC 5321 §4.5.1" in notes[0].text
+    said = explain_event(notes[0])
+    assert said.title == "postmaster@ every domain"
+    assert any("virtual_alias_maps" in p for p in said.body)
