@@ -345,3 +345,35 @@ async def test_postmaster_at_every_hosted_domain_is_accepted_and_explained(start
     said = explain_event(notes[0])
     assert said.title == "postmaster@ every domain"
     assert any("virtual_alias_maps" in p for p in said.body)
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+async def test_vrfy_answers_as_postfix_by_default_and_252_when_disabled(start_world) -> None:
+    from tutor.scenario import Fault, load_scenario
+
+    async with start_world("hello") as world, nc(world, "mx1.example.net") as s:
+        assert "250-VRFY" in await s.send("EHLO client.test")
+        assert await s.send("VRFY bob@example.net") == "252 2.0.0 bob@example.net"
+        assert await s.send("VRFY <bob@example.net>") == "252 2.0.0 <bob@example.net>"
+        assert await s.send("VRFY nobody@example.net") == (
+            "550 5.1.1 <nobody@example.net>: Recipient address rejected: "
+            "User unknown in virtual mailbox table"
+        )
+        assert await s.send("VRFY someone@example.com") == (
+            "554 5.7.1 <someone@example.com>: Relay access denied"
+        )
+        assert await s.send("VRFY") == "501 5.5.4 Syntax: VRFY address [SMTPUTF8]"
+    disabled = load_scenario("hello").with_host(
+        "mx1.example.net", faults=frozenset({Fault.VRFY_DISABLED})
+    )
+    cannot = "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery"
+    async with start_world(disabled) as world, nc(world, "mx1.example.net") as s:
+        await s.send("EHLO client.test")
+        # The same answer whoever is asked: nothing for a harvester to learn (RFC 5321 §7.3).
+        assert await s.send("VRFY bob@example.net") == cannot
+        assert await s.send("VRFY nobody@example.net") == cannot
+    words = " ".join(explanations().get("command", "VRFY").text.split())
+    assert "disable_vrfy_command = no" in words and "harvest" in words
+    assert "502 5.5.1 VRFY command is disabled" in words and "MUST return a 252" in words

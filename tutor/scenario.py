@@ -53,10 +53,11 @@ class Fault(StrEnum):
     DATA_451 = "data-451"  # 451 4.3.0 after the end of DATA
     MAILBOX_FULL = "mailbox-full"  # 452 4.2.2 at RCPT TO: the mailbox is over its quota
     TAMPER_BODY = "tamper-body"  # a relaying hop appends a footer to the body (breaks DKIM)
+    VRFY_DISABLED = "vrfy-disabled"  # VRFY verifies nothing: 252, as RFC 5321 §7.3 asks
 
 
 # Faults that fault_clears_after never ends: what the host is, not trouble it has.
-PERMANENT_FAULTS = frozenset({Fault.NO_STARTTLS, Fault.TAMPER_BODY})
+PERMANENT_FAULTS = frozenset({Fault.NO_STARTTLS, Fault.TAMPER_BODY, Fault.VRFY_DISABLED})
 
 
 class Check(StrEnum):

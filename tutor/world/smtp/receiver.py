@@ -195,6 +195,30 @@ class ReceiverHandler:
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"
 
+    async def handle_VRFY(
+        self,
+        server: TracedSMTP,
+        session: TracedSession,
+        envelope: TracedEnvelope,
+        address: str,
+        given: str,
+    ) -> str:
+        """Postfix's answer to VRFY (disable_vrfy_command = no): RCPT TO's address checks,
+        then 252 with what the client gave; a host with the vrfy-disabled fault says 252
+        without looking, as RFC 5321 §7.3 asks of a site that does not verify."""
+        if Fault.VRFY_DISABLED in self.host.faults:
+            return "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery"
+        if address.lower() == POSTMASTER and self.domains:
+            address = f"{POSTMASTER}@{sorted(self.domains)[0]}"
+        if domain_of(address) not in self.domains:
+            return f"554 5.7.1 <{address}>: Relay access denied"
+        if address.lower() not in self.users:
+            return (
+                f"550 5.1.1 <{address}>: Recipient address rejected: "
+                "User unknown in virtual mailbox table"
+            )
+        return f"252 2.0.0 {given}"
+
     async def handle_RCPT(
         self,
         server: TracedSMTP,
