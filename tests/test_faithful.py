@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
 from tutor.render.explain import explain_command, explain_event, explanations
 from tutor.trace import Direction, Side, SmtpLine, Trace
 from tutor.world.network import Service
@@ -377,3 +379,24 @@ async def test_vrfy_answers_as_postfix_by_default_and_252_when_disabled(start_wo
     words = " ".join(explanations().get("command", "VRFY").text.split())
     assert "disable_vrfy_command = no" in words and "harvest" in words
     assert "502 5.5.1 VRFY command is disabled" in words and "MUST return a 252" in words
+
+
+# --------------------------------------------------------------------------- item 9
+
+
+@pytest.mark.parametrize("helo", ["JUMPIN' JUPITER", "jumpin' jupiter"])
+def test_check_spf_evaluates_a_bogus_helo_as_rfc_7208_s_suite_expects(
+    capsys: pytest.CaptureFixture[str], tmp_path, helo: str
+) -> None:
+    import json
+
+    from tutor.cli import main
+
+    zone = tmp_path / "e9.zone"
+    zone.write_text('$ORIGIN .\ne9.example.com. IN TXT "v=spf1 a:%{H} -all"\n')
+    args = ["check", "spf", "--ip", "192.168.218.40", "--sender", "test@e9.example.com"]
+    code = main([*args, "--helo", helo, "--zone", str(zone), "--json"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["result"] == "fail"  # invalid-hello-macro (RFC 7208 §7.1)
