@@ -400,3 +400,41 @@ def test_check_spf_evaluates_a_bogus_helo_as_rfc_7208_s_suite_expects(
     assert (code, err) == (0, "")
     report = json.loads(out)
     assert report["result"] == "fail"  # invalid-hello-macro (RFC 7208 §7.1)
+
+
+# --------------------------------------------------------------------------- item 8
+
+
+async def test_every_ehlo_keyword_is_one_the_server_honours(start_world) -> None:
+    async with start_world("hello") as world, nc(world, "mx1.example.net") as s:
+        ehlo = await s.send("EHLO client.test")
+        keywords = [line[4:].split()[0] for line in ehlo.splitlines()[1:]]
+        assert keywords == [
+            "PIPELINING",
+            "SIZE",
+            "VRFY",
+            "STARTTLS",
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "SMTPUTF8",
+        ]
+        # Each one, used, is honoured (never 500/502, RFC 5321 §4.2.4).
+        assert await s.send("VRFY bob@example.net") == "252 2.0.0 bob@example.net"
+        assert await s.send("MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME SMTPUTF8") == (
+            "250 2.1.0 Ok"
+        )
+        s.writer.write(b"RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@example.net>\r\n")
+        assert [await s.reply() for _ in range(3)] == [  # PIPELINING: one write, three replies
+            "250 2.0.0 Ok",
+            "250 2.1.0 Ok",
+            "250 2.1.5 Ok",
+        ]
+        assert await s.send("RSET") == "250 2.0.0 Ok"
+        # Postfix defaults this world leaves out, and what they get here.
+        assert await s.send("ETRN example.net") == "500 5.5.2 Error: command not recognized"
+        assert await s.send("BDAT 5 LAST") == "500 5.5.2 Error: command not recognized"
+        assert (await s.send("MAIL FROM:<a@example.org> RET=HDRS")).startswith("555 5.5.4")
+        assert await s.send("STARTTLS") == "220 2.0.0 Ready to start TLS"
+    words = " ".join(explanations().get("reply_in", "250.ehlo").text.split())
+    for left_out in ("ETRN (", "DSN (", "CHUNKING (", "VRFY on the submission port"):
+        assert left_out in words
