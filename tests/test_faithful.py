@@ -301,7 +301,7 @@ async def test_a_4xx_from_a_server_that_is_not_the_last_is_logged_before_moving_
     said = next(i for i, line in enumerate(log) if ": host mx1.example.net[" in line)
     assert log[said].split(": ", 1)[1].startswith("host mx1.example.net[127.0.0.")
     assert log[said].endswith("(in reply to RCPT TO command)")
-    assert "] said: 451 4.7.1 <bob@example.net>" in log[said]
+    assert "] said: 450 4.2.0 <bob@example.net>" in log[said]
     moved_on = next(i for i, line in enumerate(log) if "relay=mx2.example.net[" in line)
     assert said < moved_on
 
@@ -438,3 +438,42 @@ async def test_every_ehlo_keyword_is_one_the_server_honours(start_world) -> None
     words = " ".join(explanations().get("reply_in", "250.ehlo").text.split())
     for left_out in ("ETRN (", "DSN (", "CHUNKING (", "VRFY on the submission port"):
         assert left_out in words
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+async def test_greylisting_answers_and_logs_as_postfix_with_postgrey(start_world) -> None:
+    from tutor.trace import LogLine
+
+    async with start_world("greylist") as world:
+        await world.run()
+        log = [e.text for e in world.trace.of_type(LogLine) if e.host == "mx.example.net"]
+    reject = next(line for line in log if line.startswith("NOQUEUE: reject: RCPT"))
+    assert (
+        ": 450 4.2.0 <bob@example.net>: Recipient address rejected: Greylisted, see "
+        "http://postgrey.schweikert.ch/help/example.net.html; from=<alice@example.org>"
+    ) in reject
+    assert any(line.startswith("action=greylist, reason=new, client_name=") for line in log)
+    assert any(line.startswith("action=pass, reason=triplet found, delay=") for line in log)
+
+
+def test_postgrey_s_defaults_are_the_world_s_defaults_and_an_awl_client_logs_client_awl(
+    tmp_path,
+) -> None:
+    from tutor.clock import SimulatedClock
+    from tutor.policy.greylist import Greylist, GreylistPolicy
+
+    policy = GreylistPolicy()
+    assert (policy.delay, policy.auto_whitelist_clients) == (300.0, 5)  # postgrey --delay, AWL
+    clock = SimulatedClock(1_700_000_000.0)
+    greylist = Greylist(clock, tmp_path / "g.json", policy)
+    for n in range(5):  # five passes, an hour apart: the client earns its place on the AWL
+        greylist.check("192.0.2.1", f"s{n}@example.org", "bob@example.net")
+        clock.advance(301)
+        assert not greylist.check("192.0.2.1", f"s{n}@example.org", "bob@example.net").deferred
+        clock.advance(3600)
+    known = greylist.check("192.0.2.1", "new@example.org", "bob@example.net")
+    assert not known.deferred and known.postgrey_reason == "client AWL"
+    words = " ".join(explanations().get("log", "postgrey").text.split())
+    assert "reason=client AWL" in words and "300 s by default" in words

@@ -673,7 +673,7 @@ WHAT_IFS: tuple[WhatIf, ...] = (
     WhatIf("no-starttls", "MX offers no STARTTLS", _no_starttls),
     WhatIf("unknown-user", "Add an unknown recipient (550)", _unknown_recipient),
     WhatIf("too-big", "Message too big for the MX (552)", _too_big),
-    WhatIf("greylist", "MX greylists new senders (451)", _greylisting),
+    WhatIf("greylist", "MX greylists new senders (450)", _greylisting),
     WhatIf(
         "mailbox-full",
         f"Mailbox full for {WHAT_IF_QUOTA_HOURS} h (452 4.2.2)",
