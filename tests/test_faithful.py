@@ -477,3 +477,43 @@ def test_postgrey_s_defaults_are_the_world_s_defaults_and_an_awl_client_logs_cli
     assert not known.deferred and known.postgrey_reason == "client AWL"
     words = " ".join(explanations().get("log", "postgrey").text.split())
     assert "reason=client AWL" in words and "300 s by default" in words
+
+
+# --------------------------------------------------------------------------- item 2
+
+
+async def test_too_big_is_refused_by_the_sender_itself_and_the_mx_still_says_552(
+    start_world,
+) -> None:
+    import re
+
+    from tutor.trace import LogLine
+
+    async with start_world("too-big") as world:
+        result = await world.run()
+        sent = [
+            e.text
+            for e in world.trace.of_type(SmtpLine)
+            if e.side is Side.CLIENT
+            and e.host == "smtp.example.org"
+            and e.direction is Direction.CLIENT_TO_SERVER
+            and e.receiver == "mx.example.net"
+        ]
+        log = [e.text for e in world.trace.of_type(LogLine) if e.host == "smtp.example.org"]
+        (dsn,) = world.mailboxes.messages("alice@example.org")
+        async with nc(world, "mx.example.net") as s:  # a client that does not check
+            await s.send("EHLO client.test")
+            assert await s.send("MAIL FROM:<alice@example.org> SIZE=60184") == (
+                "552 5.3.4 Message size exceeds fixed limit"
+            )
+    assert result.ok, result.mismatches
+    assert not any(line.startswith("MAIL") for line in sent) and sent[-1] == "QUIT"
+    (line,) = [x for x in log if "to=<bob@example.net>" in x]
+    assert re.search(
+        r"dsn=5\.3\.4, status=bounced \(message size \d+ exceeds size limit 20000 of server "
+        r"mx\.example\.net\[127\.0\.0\.\d+\]\)$",
+        line,
+    )
+    report = dsn.raw.decode()
+    assert "Diagnostic-Code: X-Postfix; message size " in report
+    assert "Remote-MTA" not in report

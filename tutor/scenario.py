@@ -615,8 +615,8 @@ def _too_big(scenario: Scenario) -> Scenario:
     if not _all_delivered(scenario):
         return _unjudged(dataclasses.replace(scenario, message=message))
     expect = Expectation(
-        outcomes={r: Outcome.BOUNCED for r in message.recipients},  # 552, then a DSN
-        replies={r: "552" for r in message.recipients},
+        outcomes={r: Outcome.BOUNCED for r in message.recipients},  # the client's 5.3.4
+        replies={r: "message size" for r in message.recipients},
     )
     return dataclasses.replace(scenario, message=message, expect=expect)
 
@@ -672,7 +672,7 @@ WHAT_IFS: tuple[WhatIf, ...] = (
     WhatIf("greet-421", "Preferred MX greets 421 (busy)", _preferred_mx_greets_421),
     WhatIf("no-starttls", "MX offers no STARTTLS", _no_starttls),
     WhatIf("unknown-user", "Add an unknown recipient (550)", _unknown_recipient),
-    WhatIf("too-big", "Message too big for the MX (552)", _too_big),
+    WhatIf("too-big", "Message too big for the MX (5.3.4)", _too_big),
     WhatIf("greylist", "MX greylists new senders (450)", _greylisting),
     WhatIf(
         "mailbox-full",

@@ -316,8 +316,10 @@ def report_for(
                 action=action,
                 status=status,
                 diagnostic=rcpt.reply,
-                remote_mta=name,
-                remote_address=address,
+                # A server's own reply names it (Remote-MTA); what the sender decided itself
+                # (a refused connection, a size over the advertised limit) names none.
+                remote_mta=name if is_smtp_reply(rcpt.reply) else "",
+                remote_address=address if is_smtp_reply(rcpt.reply) else "",
                 command=_command_for(rcpt.reply),
                 original=rcpt.original,
                 last_attempt=rcpt.last_attempt,

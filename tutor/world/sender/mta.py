@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -401,13 +402,23 @@ class OutboundMta:
             return
 
         size = len(content)
-        if client.extensions.size and size > client.extensions.size:
+        limit = client.extensions.size
+        if limit and size > limit:
+            # Postfix's smtp_xfer: the advertised limit is checked here, MAIL FROM is never
+            # sent, and the recipients bounce locally (DSN_BY_LOCAL_MTA: no Remote-MTA).
+            host = re.sub(r":\d+$", "", client.relay)
+            text = f"5.3.4 message size {size} exceeds size limit {limit} of server {host}"
             client.note(
-                f"the message ({size} bytes) is bigger than the {client.extensions.size} bytes "
-                f"{name} announced with SIZE; MAIL FROM says SIZE={size} so the server can "
-                "refuse it before any data is sent (RFC 1870)",
+                f"the message ({size} bytes) is bigger than the {limit} bytes {name} announced "
+                "with SIZE: like Postfix's smtp(8), the client does not even send MAIL FROM "
+                "and returns the message itself (RFC 1870). The server's own answer, 552 5.3.4, "
+                "is what a client that does not check gets (try MAIL FROM:<you@example.org> "
+                f"SIZE={size} by hand)",
                 stage=Stage.ENVELOPE,
             )
+            self._decide_all(result, pending, Outcome.REJECTED, text)
+            await client.quit()
+            return
         utf8 = not all(a.isascii() for a in (sender, *pending))
         if utf8 and not client.extensions.smtputf8:
             text = f"5.6.7 SMTPUTF8 is required, but was not offered by host {client.relay}"
