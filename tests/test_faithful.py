@@ -517,3 +517,37 @@ async def test_too_big_is_refused_by_the_sender_itself_and_the_mx_still_says_552
     report = dsn.raw.decode()
     assert "Diagnostic-Code: X-Postfix; message size " in report
     assert "Remote-MTA" not in report
+
+
+# --------------------------------------------------------------------------- item 1
+
+
+async def test_a_dsn_to_a_local_sender_is_delivered_by_virtual_under_its_own_queue_id(
+    start_world,
+) -> None:
+    from tutor.trace import Bounce, LogLine
+
+    async with start_world("user-unknown-bounce") as world:
+        await world.run()
+        (bounce,) = world.trace.of_type(Bounce)
+        lines = [e for e in world.trace.of_type(LogLine) if e.host == "smtp.example.org"]
+        sessions = [
+            e
+            for e in world.trace.of_type(SmtpLine)
+            if e.sender == "smtp.example.org" and e.receiver == "smtp.example.org"
+        ]
+    dsn = bounce.dsn_queue_id
+    mine = [e for e in lines if e.text.startswith(f"{dsn}: ")]
+    assert [e.text.split(": ", 1)[1].split(",", 1)[0] for e in mine] == [
+        f"message-id=<{mine[0].text.split('<', 1)[1].split('>', 1)[0]}>",
+        "from=<>",
+        "to=<alice@example.org>",
+        "removed",
+    ]
+    delivered = mine[2]
+    assert delivered.program == "postfix/virtual"
+    assert ", relay=virtual, " in delivered.text
+    assert delivered.text.endswith("dsn=2.0.0, status=sent (delivered to maildir)")
+    assert sessions == []  # no SMTP session from the host to itself
+    words = " ".join(explanations().get("log", "virtual").text.split())
+    assert "loops back to myself" in words

@@ -218,6 +218,9 @@ def build_dsn(
     action = report.action
     host = report.reporting_mta
     msg = EmailMessage(policy=DSN_POLICY)
+    if dsn_queue_id:
+        # post_mail.c, which the bounce daemon writes through: the notice's own trace line.
+        msg["Received"] = f"by {host} (Postfix) id {dsn_queue_id}; {_date(now)}"
     msg["From"] = Address("Mail Delivery System", "MAILER-DAEMON", host)
     msg["To"] = report.sender
     msg["Subject"] = SUBJECTS[action]
