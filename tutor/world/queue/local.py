@@ -9,6 +9,7 @@ a host that really sent it to itself by MX would log "mail for … loops back to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tutor.scenario import HostSpec
@@ -44,9 +45,18 @@ class LocalDelivery:
         return domain_of(recipient) in {d.lower() for d in self.host.domains}
 
     def deliver(
-        self, queue_id: str, sender: str, recipient: str, content: bytes
+        self,
+        queue_id: str,
+        sender: str,
+        recipient: str,
+        content: bytes,
+        stored: Callable[[], None] = lambda: None,
     ) -> RecipientResult:
-        """Write one recipient's copy (Return-Path, Delivered-To, as virtual(8) adds them)."""
+        """Write one recipient's copy (Return-Path, Delivered-To, as virtual(8) adds them).
+
+        ``stored`` is called the moment the Maildir file exists, before anything is published,
+        so the queue can persist the delivery first: a kill -9 must not deliver it twice.
+        """
         if recipient.lower() not in self.users:
             # virtual(8) for an address its maps do not know.
             return self._result(
@@ -54,6 +64,7 @@ class LocalDelivery:
             )
         headers = [f"Return-Path: <{sender}>", f"Delivered-To: {recipient}"]
         path = self.mailboxes.deliver(recipient, prepend_headers(content, headers))
+        stored()
         self.ctx.publish(
             Delivery(
                 host=self.host.name,

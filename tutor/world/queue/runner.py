@@ -59,7 +59,7 @@ from tutor.world.maillog.records import (
 )
 from tutor.world.queue.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
 from tutor.world.queue.ids import new_queue_id
-from tutor.world.queue.local import LOCAL_RELAY, LocalDelivery
+from tutor.world.queue.local import DELIVERED, LOCAL_RELAY, LocalDelivery
 from tutor.world.queue.retry import RetryPolicy
 from tutor.world.queue.spool import (
     Disposition,
@@ -237,7 +237,18 @@ class QueueRunner:
         """virtual(8): a recipient of a domain this host serves goes into its Maildir, under
         this message's queue id (a DSN to a local sender too), persisted at once."""
         assert self.local is not None
-        result = self.local.deliver(message.queue_id, message.sender, recipient, message.content)
+        qid = message.queue_id
+
+        def stored() -> None:  # persisted before any event: kill -9 never delivers it twice
+            dsn, reply = split_status(DELIVERED)
+            now = self.ctx.clock.now()
+            self.spool.record_result(
+                qid, recipient, RcptStatus.DELIVERED, reply, now, relay=LOCAL_RELAY, dsn=dsn
+            )
+            if self._attempt is not None:
+                self._attempt.early.add(recipient.lower())
+
+        result = self.local.deliver(qid, message.sender, recipient, message.content, stored)
         self.decided(result, "")
         return result
 
