@@ -551,3 +551,51 @@ async def test_a_dsn_to_a_local_sender_is_delivered_by_virtual_under_its_own_que
     assert sessions == []  # no SMTP session from the host to itself
     words = " ".join(explanations().get("log", "virtual").text.split())
     assert "loops back to myself" in words
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def _mx_session(trace: Trace) -> list[SmtpLine]:
+    """The sender's own record of its session with mx1: what it wrote, what it read."""
+    return [
+        e
+        for e in trace.of_type(SmtpLine)
+        if e.side is Side.CLIENT
+        and e.host == "smtp.example.org"
+        and "mx1.example.net" in (e.sender, e.receiver)
+        and not e.is_payload
+    ]
+
+
+async def test_the_sender_pipelines_like_postfix_and_lock_step_is_a_scenario_option(
+    start_world,
+) -> None:
+    from tutor.scenario import load_scenario
+    from tutor.trace import Note
+
+    async with start_world("hello") as world:
+        await world.run()
+        lines = _mx_session(world.trace)
+        notes = [n for n in world.trace.of_type(Note) if n.explain == "extension.PIPELINING"]
+    sent = [(e.direction is Direction.CLIENT_TO_SERVER, e.text.split(" ", 1)[0]) for e in lines]
+    start = sent.index((True, "MAIL"))
+    # One batch out, then the replies back in order (RFC 2920).
+    assert sent[start : start + 6] == [
+        (True, "MAIL"),
+        (True, "RCPT"),
+        (True, "DATA"),
+        (False, "250"),
+        (False, "250"),
+        (False, "354"),
+    ]
+    # After 354: the content, the dot and QUIT in one write; the 250 and the 221 follow.
+    assert [t for _, t in sent[start + 6 :]] == ["QUIT", "250", "221"]
+    assert len(notes) == 1
+    lock_step = load_scenario("hello").with_host("smtp.example.org", pipelining=False)
+    async with start_world(lock_step) as world:
+        await world.run()
+        lines = _mx_session(world.trace)
+    sent = [(e.direction is Direction.CLIENT_TO_SERVER, e.text.split(" ", 1)[0]) for e in lines]
+    start = sent.index((True, "MAIL"))
+    assert [t for _, t in sent[start : start + 6]] == ["MAIL", "250", "RCPT", "250", "DATA", "354"]

@@ -91,6 +91,7 @@ class HostSpec:
     dkim_selector: str = ""  # outbound: sign with this selector (key published in DNS)
     fault_clears_after: float = 0.0  # seconds of world time; 0 = the faults never clear
     fault_users: tuple[str, ...] = ()  # RCPT-level faults only for these recipients
+    pipelining: bool = True  # outbound: pipeline when offered (false: lock-step, RFC 2920)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,7 @@ _HOST_KEYS = (
     "dkim_selector",
     "fault_clears_after",
     "fault_users",
+    "pipelining",
 )
 _USER_KEYS = ("address", "password")
 _ZONE_KEYS = ("origin", "text")
@@ -377,6 +379,7 @@ def _parse_hosts(reader: TomlFile, data: dict[str, Any], dns_address: str) -> tu
                 dkim_selector=reader.string(where, table, "dkim_selector", ""),
                 fault_clears_after=reader.duration(where, table, "fault_clears_after", 0.0),
                 fault_users=reader.strings(where, table, "fault_users"),
+                pipelining=reader.boolean(where, table, "pipelining", True),
             )
         )
     return tuple(hosts)
