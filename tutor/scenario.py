@@ -91,7 +91,10 @@ class HostSpec:
     dkim_selector: str = ""  # outbound: sign with this selector (key published in DNS)
     fault_clears_after: float = 0.0  # seconds of world time; 0 = the faults never clear
     fault_users: tuple[str, ...] = ()  # RCPT-level faults only for these recipients
-    pipelining: bool = True  # outbound: pipeline when offered (false: lock-step, RFC 2920)
+    # outbound: pipeline MAIL/RCPT/DATA when offered (RFC 2920), as Postfix's smtp(8) does.
+    # Off by default for now: tutor.learn's anchors and templates pair each reply with the
+    # command just before it, which holds only for a lock-step client (issue 14 item 7).
+    pipelining: bool = False
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,7 @@ def _parse_hosts(reader: TomlFile, data: dict[str, Any], dns_address: str) -> tu
                 dkim_selector=reader.string(where, table, "dkim_selector", ""),
                 fault_clears_after=reader.duration(where, table, "fault_clears_after", 0.0),
                 fault_users=reader.strings(where, table, "fault_users"),
-                pipelining=reader.boolean(where, table, "pipelining", True),
+                pipelining=reader.boolean(where, table, "pipelining", False),
             )
         )
     return tuple(hosts)
