@@ -27,8 +27,9 @@ HOST = "mx1.example.net"
         (
             '500 Error: command "FOO" not recognized',
             "FOO",
-            "502 5.5.2 Error: command not recognized",
+            "500 5.5.2 Error: command not recognized",
         ),
+        ("502 EXPN not implemented", "EXPN", "500 5.5.2 Error: command not recognized"),
         (
             "501 Syntax: MAIL FROM: <address> [SP <mail-parameters>]",
             "MAIL",
@@ -40,7 +41,16 @@ HOST = "mx1.example.net"
             f"421 4.7.0 {HOST} Error: too many errors",
         ),
     ],
-    ids=["noop", "mail", "rcpt", "bad-sender", "unknown", "mail-syntax", "too-many-errors"],
+    ids=[
+        "noop",
+        "mail",
+        "rcpt",
+        "bad-sender",
+        "unknown",
+        "expn",
+        "mail-syntax",
+        "too-many-errors",
+    ],
 )
 def test_aiosmtpd_texts_become_postfix_s(aiosmtpd: str, command: str, postfix: str) -> None:
     assert postfix_reply(aiosmtpd, command, HOST) == postfix

@@ -52,8 +52,12 @@ class WorldContext:
         side: Side = Side.WORLD,
         session: str = "",
         level: NoteLevel | str = NoteLevel.INFO,
+        explain: str = "",
     ) -> None:
-        """Say something plainly to the learner (a Note): the one way world parts do."""
+        """Say something plainly to the learner (a Note): the one way world parts do.
+
+        ``explain`` names the entry that explains what the note is about ("topic.postmaster").
+        """
         self.publish(
             Note(
                 host=host,
@@ -62,6 +66,7 @@ class WorldContext:
                 session=session,
                 text=printable(text),  # notes quote what clients sent (a HELO name...)
                 level=NoteLevel(level),
+                explain=explain,
             )
         )
 

@@ -35,6 +35,7 @@ from tutor.world.dns.zones import zone_file_text
 from tutor.world.gate import StepGate
 from tutor.world.maillog.writer import MailLog
 from tutor.world.network import NetworkPlan, Service
+from tutor.world.queue.local import LocalDelivery
 from tutor.world.queue.retry import RetryPolicy
 from tutor.world.queue.runner import QueueRunner, final_outcome
 from tutor.world.queue.spool import Spool
@@ -186,7 +187,9 @@ class World:
         assert self._mta is not None
         spool = Spool(ctx.run_dir / "spool" / host.name, ctx, host.name)
         policy = RetryPolicy.from_overrides(self.scenario.timing.retry)
-        runner = QueueRunner(ctx, host, self._mta, spool, policy)
+        addresses = [u.address for u in self.scenario.users]
+        local = LocalDelivery.for_host(ctx, host, addresses, self.mailboxes)
+        runner = QueueRunner(ctx, host, self._mta, spool, policy, local)
         runner.start()
         return runner
 

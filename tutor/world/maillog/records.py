@@ -412,6 +412,19 @@ _STATUS_WORD = {
 }
 
 
+def server_said(relay: str, reply: str, command: str) -> str:
+    """Postfix's smtp(8) words for a server's refusal (smtp_proto.c): ``host NAME[ADDR] said:
+    REPLY (in reply to COMMAND command)``, or ``host NAME[ADDR] refused to talk to me: REPLY``
+    for a greeting (no command); the host is named without the port. Not a reply (a timeout,
+    a TLS failure): the text as it is, without its DSN code."""
+    host = re.sub(r":\d+$", "", relay)
+    if not re.match(r"^[245]\d\d\b", reply):
+        return re.sub(r"^[245]\.\d{1,3}\.\d{1,3} ", "", reply)
+    if not command:
+        return f"host {host} refused to talk to me: {reply}"
+    return f"host {host} said: {reply} (in reply to {command} command)"
+
+
 def delivery_from_result(
     result: RecipientResult,
     *,
@@ -430,10 +443,7 @@ def delivery_from_result(
     relay = result.relay or "none"
     is_reply = bool(re.match(r"^[245]\d\d\b", reply))
     if is_reply and result.outcome != Outcome.DELIVERED and relay != "none":
-        host = re.sub(r":\d+$", "", relay)  # "said:" names the host without the port
-        reason = f"host {host} said: {reply}"
-        if command:
-            reason += f" (in reply to {command} command)"
+        reason = server_said(relay, reply, command)
     else:
         reason = reply
     if not dsn:
@@ -507,6 +517,23 @@ class ConnectFailure:
 
     def fields(self) -> dict[str, Any]:
         return {"kind": "connect-failure", "relay": self.relay, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SkippedServer:
+    """smtp(8)'s line when a server that is not the last one fails temporarily and delivery
+    moves on to the next (smtp_trouble.c): ``ID: host NAME[ADDR] said: REPLY (in reply to
+    RCPT TO command)``, one per recipient a RCPT reply left open."""
+
+    queue_id: str
+    reason: str
+    program: str = "postfix/smtp"
+
+    def text(self) -> str:
+        return f"{self.queue_id}: {self.reason}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "skipped-server", "queue_id": self.queue_id, "reason": self.reason}
 
 
 @dataclass(frozen=True)

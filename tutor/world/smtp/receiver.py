@@ -138,6 +138,9 @@ def client_of(session: TracedSession) -> Client:
     )
 
 
+POSTMASTER = "postmaster"  # the reserved mailbox, case-insensitive (RFC 5321 §4.5.1)
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
@@ -192,6 +195,30 @@ class ReceiverHandler:
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"
 
+    async def handle_VRFY(
+        self,
+        server: TracedSMTP,
+        session: TracedSession,
+        envelope: TracedEnvelope,
+        address: str,
+        given: str,
+    ) -> str:
+        """Postfix's answer to VRFY (disable_vrfy_command = no): RCPT TO's address checks,
+        then 252 with what the client gave; a host with the vrfy-disabled fault says 252
+        without looking, as RFC 5321 §7.3 asks of a site that does not verify."""
+        if Fault.VRFY_DISABLED in self.host.faults:
+            return "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery"
+        if address.lower() == POSTMASTER and self.domains:
+            address = f"{POSTMASTER}@{sorted(self.domains)[0]}"
+        if domain_of(address) not in self.domains:
+            return f"554 5.7.1 <{address}>: Relay access denied"
+        if address.lower() not in self.users:
+            return (
+                f"550 5.1.1 <{address}>: Recipient address rejected: "
+                "User unknown in virtual mailbox table"
+            )
+        return f"252 2.0.0 {given}"
+
     async def handle_RCPT(
         self,
         server: TracedSMTP,
@@ -200,6 +227,10 @@ class ReceiverHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if address.lower() == POSTMASTER and self.domains:
+            # "RCPT TO:<Postmaster>" with no domain MUST be accepted too (RFC 5321 §4.5.1);
+            # Postfix would append $myorigin, this world names the first domain it serves.
+            address = f"{POSTMASTER}@{sorted(self.domains)[0]}"
         if domain_of(address) not in self.domains:
             return f"554 5.7.1 <{address}>: Relay access denied"
         for policy in self.policies:
@@ -210,6 +241,16 @@ class ReceiverHandler:
             return (
                 f"550 5.1.1 <{address}>: Recipient address rejected: "
                 "User unknown in virtual mailbox table"
+            )
+        if address.partition("@")[0].lower() == POSTMASTER:
+            self.ctx.note(
+                f"{address} is accepted although no user has that name: every domain a server "
+                "delivers for must take mail for postmaster (RFC 5321 §4.5.1)",
+                host=self.host.name,
+                stage=Stage.ENVELOPE,
+                side=Side.SERVER,
+                session=session.trace_id,
+                explain="topic.postmaster",
             )
         if not _already_named(envelope, address):
             # Postfix's cleanup drops a recipient named twice (duplicate_filter_limit): the
@@ -319,6 +360,8 @@ class Receiver:
         self.policies: list[Policy] = list(policies or [])
         domains = {d.lower() for d in host.domains}
         users = frozenset(u.address.lower() for u in scenario.users if u.domain in domains)
+        # RFC 5321 §4.5.1: a server that delivers for a domain MUST accept postmaster there.
+        users |= {f"{POSTMASTER}@{d}" for d in domains}
         self.handler = ReceiverHandler(ctx, host, users, mailboxes, self.policies)
         offers_tls = host.tls and Fault.NO_STARTTLS not in host.faults
         self._tls = ssl_context if offers_tls else None

@@ -505,10 +505,17 @@ class TracedSMTP(SMTPAdapter):
         for line in self.ehlo_lines():
             await self.push(line)
 
+    @property
+    def verifies(self) -> bool:
+        """True when VRFY is carried out here (the handler can check a recipient)."""
+        return hasattr(self.event_handler, "handle_VRFY")
+
     def ehlo_lines(self) -> list[str]:
         """The EHLO reply, keywords in Postfix's order (PIPELINING first, SMTPUTF8 last)."""
         keywords = ["PIPELINING"]
         keywords.append(f"SIZE {self.data_size_limit}" if self.data_size_limit else "SIZE")
+        if self.verifies:
+            keywords.append("VRFY")  # Postfix lists it unless disable_vrfy_command = yes
         if self.tls_context and not self._encrypted:
             keywords.append("STARTTLS")
         if self.offers_auth and (self._encrypted or not self.requires_tls_for_auth):
@@ -567,11 +574,40 @@ class TracedSMTP(SMTPAdapter):
         await super().smtp_DATA(arg)
 
     async def smtp_VRFY(self, arg: str) -> None:
-        # disable_vrfy_command=yes: VRFY would let anyone harvest the user list.
-        await self.push("502 5.5.1 VRFY command is disabled")
+        """Postfix's vrfy_cmd with its default disable_vrfy_command = no: the recipient
+        checks of RCPT TO (550 5.1.1 for an unknown user), else 252 with the argument as the
+        client gave it. A server whose handler cannot verify (submission) answers as Postfix
+        with disable_vrfy_command = yes."""
+        verify = getattr(self.event_handler, "handle_VRFY", None)
+        if verify is None:
+            await self.push("502 5.5.1 VRFY command is disabled")
+            return
+        arg = arg or ""
+        if not arg.strip():
+            await self.push("501 5.5.4 Syntax: VRFY address [SMTPUTF8]")
+            return
+        address = _vrfy_address(arg)
+        if address is None:
+            await self.push("501 5.1.3 Bad recipient address syntax")
+            return
+        await self.push(await verify(self, self.session, self.envelope, address, arg.strip()))
 
     async def smtp_HELP(self, arg: str) -> None:
-        await self.push("502 5.5.2 Error: command not recognized")
+        # Postfix 3.9 and later (smtpd.c help_cmd): the implemented commands, sorted, whatever
+        # the argument. Postfix also lists BDAT, ETRN, XCLIENT and XFORWARD, which this world
+        # does not implement (a listed command must not lead to 500/502).
+        await self.push("214 2.0.0 Commands: " + " ".join(sorted(self.implemented_commands())))
+
+    def implemented_commands(self) -> set[str]:
+        """The commands this server really carries out, for HELP."""
+        commands = {"DATA", "EHLO", "HELO", "HELP", "MAIL", "NOOP", "QUIT", "RCPT", "RSET"}
+        if self.verifies:
+            commands.add("VRFY")
+        if self.tls_context:
+            commands.add("STARTTLS")
+        if self.offers_auth:
+            commands.add("AUTH")
+        return commands
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):
@@ -632,6 +668,19 @@ class TracedSMTP(SMTPAdapter):
         return self.ctx.publish(
             event_with(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
         )
+
+
+def _vrfy_address(arg: str) -> str | None:
+    """The address a VRFY argument names ("bob@x" or "<bob@x>", as Postfix's extract_addr
+    takes it), or None when it does not parse."""
+    text = arg.strip()
+    if text.upper().endswith(" SMTPUTF8"):
+        text = text[: -len(" SMTPUTF8")].rstrip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    if not text or any(c.isspace() or c in "<>" for c in text) or text.count("@") > 1:
+        return None
+    return text
 
 
 def _line_problem(line: bytes) -> str:
