@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tutor import story
 from tutor.learn.questions import Explanation, Question, RfcRef
 from tutor.learn.templates._base import SUBJECTS, Option, Template, duration, single
-from tutor.trace import Event, QueueChange, RecipientResult, Stage
+from tutor.trace import Delivery, Event, QueueChange, RecipientResult, Stage
 
 # RFC 3463: the section that lists the detail codes of each subject.
 _SUBJECT_SECTION = {
@@ -39,12 +39,28 @@ def _result_of(events: Sequence[Event], queue_id: str) -> RecipientResult | None
 def _reverse_path(events: Sequence[Event], queue_id: str) -> str:
     """The reverse-path the message with ``queue_id`` was sent on with ('' if not yet sent)."""
     result = _result_of(events, queue_id)
-    if result is None or not result.session:
+    if result is None:
         return ""
+    if not result.session:  # delivered locally (virtual(8)): its Return-Path says it
+        return _local_return_path(events, result)
     for exchange in story.exchanges(events, result.session):
         if exchange.verb == "MAIL":
             match = _REVERSE_PATH.match(exchange.command)
             return match.group(1) if match else ""
+    return ""
+
+
+def _local_return_path(events: Sequence[Event], result: RecipientResult) -> str:
+    """The reverse-path a local delivery wrote as Return-Path ('' if none is seen)."""
+    delivery = None
+    for event in events:
+        if event is result:
+            break
+        if isinstance(event, Delivery) and event.recipient == result.recipient:
+            delivery = event
+    for header in delivery.headers_added if delivery is not None else ():
+        if header.lower().startswith("return-path:"):
+            return header.split(":", 1)[1].strip()
     return ""
 
 
@@ -234,7 +250,8 @@ def _dsn_sender(events: Sequence[Event], qid: str) -> Question | None:
         return Question(
             qid,
             f"{result.host} sent the DSN about message {dsn.queue_id} back to {original}. "
-            "Which MAIL FROM did that SMTP session give?",
+            "With which envelope sender (the MAIL FROM of its transaction, the Return-Path "
+            "it was delivered with) did it go?",
             answer,
             Explanation(
                 "Non-delivery reports and other DSNs go to the reverse-path of the message they "
