@@ -53,3 +53,24 @@ def test_learning_core_loads_without_textual_or_the_world() -> None:
         "'tutor.world', 'tutor.ui'))]; sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+
+
+def test_help_and_one_command_load_only_what_they_need() -> None:
+    """`smtp-tutor --help` imports no subcommand (nor the trace); `run` imports only run's."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from tutor.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(sys.argv[1:])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('tutor.commands.'))\n"
+        "print(','.join(loaded), 'tutor.trace' in sys.modules)\n"
+    )
+    helped = subprocess.run(
+        [sys.executable, "-c", code, "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert helped.stdout.split() == ["", "False"] or helped.stdout.strip() == "False"
+    ran = subprocess.run(
+        [sys.executable, "-c", code, "scenarios"], cwd=ROOT, capture_output=True, text=True
+    )
+    modules = ran.stdout.split()[0].split(",")
+    assert "tutor.commands.scenarios" in modules and "tutor.commands.run" not in modules

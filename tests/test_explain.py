@@ -278,7 +278,8 @@ def test_a_mail_log_line_and_a_queue_change_are_explained_by_what_they_are() -> 
     [
         ("220 mx1.example.net ESMTP", Stage.CONNECT, "220 Service ready"),
         ("220 2.0.0 Ready to start TLS", Stage.STARTTLS, "220 Ready to start TLS"),
-        ("250 2.1.5 Ok", Stage.ENVELOPE, "250 to MAIL FROM or RCPT TO: accepted"),
+        ("250 2.1.0 Ok", Stage.ENVELOPE, "250 to MAIL FROM or RCPT TO: accepted"),
+        ("250 2.1.5 Ok", Stage.ENVELOPE, "250 to RCPT TO: this recipient is accepted"),
         (
             "250 2.0.0 Ok: queued as ABC",
             Stage.DATA,

@@ -27,15 +27,17 @@ def make(tmp_path=None, **options) -> tuple[SimulatedClock, Greylist]:
     return clock, Greylist(clock, store, GreylistPolicy(hostname="mx1.example.net", **options))
 
 
-def test_first_attempt_is_deferred_with_451_4_7_1_and_the_seconds_to_wait():
+def test_first_attempt_is_deferred_with_postgrey_s_450_4_2_0_and_its_help_url():
     _clock, greylist = make()
     decision = greylist.check(MTA, ALICE, BOB)
 
     assert decision.action == GreylistAction.DEFER
     assert decision.result == GreylistResult.NEW
     assert decision.seconds_left == 300
-    assert decision.reply.startswith("451 4.7.1 <bob@example.net>: Recipient address rejected:")
-    assert "300 seconds" in decision.reply
+    assert decision.reply == (
+        "450 4.2.0 <bob@example.net>: Recipient address rejected: "
+        "Greylisted, see http://postgrey.schweikert.ch/help/example.net.html"
+    )
     assert decision.triplet == ("127.0.0.0", ALICE, BOB)
 
 
@@ -47,7 +49,7 @@ def test_a_retry_before_300_seconds_is_still_deferred_with_the_time_left():
 
     assert decision.deferred and decision.result == GreylistResult.EARLY_RETRY
     assert decision.seconds_left == 1
-    assert decision.reply.startswith("451 4.7.1 ")
+    assert decision.reply.startswith("450 4.2.0 ")
     assert decision.postgrey_reason == "early-retry (1s missing)"
 
 
@@ -139,7 +141,7 @@ def test_the_decision_is_a_policy_verdict_with_its_reasons():
     verdict = greylist.evaluate(MTA, ALICE, BOB)
     assert verdict.check == "greylist" and verdict.result == "new"
     assert verdict.action == Action.DEFER
-    assert verdict.reply.startswith("451 4.7.1")
+    assert verdict.reply.startswith("450 4.2.0")
     assert any("never seen before" in reason for reason in verdict.reasons)
     event = verdict.to_event(host="mx1.example.net")
     assert event.action == "defer" and event.check == "greylist"

@@ -447,21 +447,25 @@ async def test_an_mx_without_starttls_gets_the_message_in_clear_with_a_note(
     assert not any(e.encrypted for e in world.trace.of_type(SmtpLine))
 
 
-async def test_a_size_refusal_at_mail_from_rejects_every_recipient_of_the_domain(
+async def test_a_message_over_the_advertised_size_is_refused_by_the_client_before_mail_from(
     world: MailWorld,
 ) -> None:
+    # Postfix's smtp_xfer: SIZE 50 in EHLO, a bigger message: no MAIL FROM, a local 5.3.4.
     mailbox = Mailbox()
     await world.mx(MX1, mailbox, data_size_limit=50)
     results = await world.mta().deliver(
         "Q", "alice@example.org", ["bob@example.net", "carol@example.net"], CONTENT
     )
     assert [r.outcome for r in results] == [Outcome.REJECTED, Outcome.REJECTED]
-    assert all(r.reply.startswith("552") for r in results)
+    assert all(
+        r.reply.startswith(f"5.3.4 message size {len(CONTENT)} exceeds size limit 50 of server ")
+        for r in results
+    )
     sent = [
         e.text for e in world.trace.of_type(SmtpLine) if e.direction is Direction.CLIENT_TO_SERVER
     ]
-    assert f"MAIL FROM:<alice@example.org> SIZE={len(CONTENT)}" in sent
-    assert not any(line.startswith(("RCPT", "DATA")) for line in sent)
+    assert not any(line.startswith(("MAIL", "RCPT", "DATA")) for line in sent)
+    assert sent[-1] == "QUIT"
     assert mailbox.envelopes == []
     assert any("bigger than the 50 bytes" in n for n in world.notes())
 

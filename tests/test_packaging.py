@@ -31,6 +31,7 @@ def test_wheel_ships_scenarios_lessons_and_labs(wheel: Path) -> None:
         assert f"tutor/_shipped/lessons/scenarios/{scenario}.toml" in names
     assert any(n.startswith("tutor/_shipped/labs/") for n in names)
     assert "tutor/data/explanations.toml" in names
+    assert "tutor/data/postfix_replies.toml" in names  # the world reads it at import
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

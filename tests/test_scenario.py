@@ -155,3 +155,11 @@ def test_what_ifs_trouble_the_recipients_mx_not_the_senders_provider() -> None:
     assert Check.GREYLIST in bobs_mx.checks and Fault.NO_STARTTLS in bobs_mx.faults
     assert Check.GREYLIST not in alices_provider.checks
     assert Fault.NO_STARTTLS not in alices_provider.faults
+
+
+def test_a_folder_named_like_a_scenario_does_not_hide_the_shipped_one(tmp_path, monkeypatch):
+    from tutor.scenario import find_scenario, scenario_dir
+
+    (tmp_path / "mx-down").mkdir()  # e.g. `run mx-down --keep mx-down`
+    monkeypatch.chdir(tmp_path)
+    assert find_scenario("mx-down") == scenario_dir() / "mx-down.toml"

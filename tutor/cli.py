@@ -1,4 +1,4 @@
-"""Command line: the TUI by default, plus run / serve / replay / scenarios and friends.
+"""Command line: the TUI by default, plus run / serve / replay / scenarios / lessons and friends.
 
 This is the edge where errors a user can cause (a bad scenario file, a busy port, a missing
 dependency) become one clear line on stderr and exit code 2 — never a traceback. Commands are
@@ -27,10 +27,22 @@ COMMANDS: dict[str, str] = {
     "check": "Check SPF, DKIM or DMARC against your own zone files and messages.",
     "log": "Print a run's mail log (Postfix format) and a summary.",
     "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
+    "lesson": "Follow a lesson: its scenario's run, narrated, with questions (--plain: no TUI).",
+    "quiz": "Answer only a lesson's questions (its run happens unshown).",
+    "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
+    "progress": "See, export, import or reset your progress in lessons and labs.",
+    "lab": "Hands-on labs: start one, do the task with real clients, check it against real state.",
+    "labs": "For teachers: validate every lab and run its authoring check.",
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the subcommand ``argv`` names is imported and given its arguments.
+
+    ``smtp-tutor --help`` lists every command from COMMANDS alone, and ``smtp-tutor run ...``
+    imports only tutor.commands.run: start-up pays for the command it runs, not for all of
+    them. With ``argv`` None (tests, docs) every subcommand is built.
+    """
     parser = argparse.ArgumentParser(
         prog="smtp-tutor",
         description="Watch one email's whole life in a real mail world on loopback.",
@@ -40,17 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--projector", action="store_true", help="high-contrast, large layout for a projector"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = _named_command(argv)
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"tutor.commands.{name.replace('-', '_')}")
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.main)
+        if argv is None or name == chosen:
+            module = importlib.import_module(f"tutor.commands.{name.replace('-', '_')}")
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.main)
     return parser
 
 
+def _named_command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand in ``argv``: its first word that is not an option."""
+    for word in argv if argv is not None else sys.argv[1:]:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     handler = getattr(args, "handler", None)
     try:
         if handler is None:

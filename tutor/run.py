@@ -21,7 +21,6 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +31,8 @@ from tutor.scenario import Scenario, apply_what_ifs, load_scenario
 from tutor.trace import Event, Trace, TraceHeader, record_run
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from tutor.world.world import RunResult, World
 
 E = TypeVar("E", bound=Event)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, TypeVar, get_args, get_origin, get_type_hints
 
 from tutor.errors import UserError
+from tutor.files import private_opener
 
 TRACE_FORMAT = "smtp-tutor"
 TRACE_VERSION = 1
@@ -229,6 +230,31 @@ def _to_jsonable(value: Any) -> Any:
     return value
 
 
+# --------------------------------------------------------------------------- display safety
+
+# Characters that would act on a terminal instead of showing: C0 and C1 controls, DEL, and the
+# bidirectional overrides that reorder what a reader sees.
+_UNSAFE = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))},
+    **{c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+    0x09: "\\t",
+    0x0D: "\\r",
+    0x0A: "\\n",
+}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every control character visibly escaped.
+
+    Anything a client sends (an EHLO name, a line typed into nc, an AUTH user name) can carry
+    ESC sequences that retitle, clear or recolour the terminal of whoever reads the transcript
+    (on a shared lab box, the instructor's). Views print what this returns.
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_UNSAFE)
+
+
 # --------------------------------------------------------------------------- scenario
 
 
@@ -365,8 +391,10 @@ class SmtpLine(Event):
 
     @property
     def text(self) -> str:
-        """The line without its line ending, decoded for display."""
-        return self.data.decode("utf-8", "replace").rstrip("\r\n")
+        """The line without its line ending, decoded for display: control bytes a client sent
+        (ESC, BEL, a bare CR, NUL...) come out visibly escaped, never raw (``printable``);
+        the exact bytes stay in ``data``."""
+        return printable(self.data.decode("utf-8", "replace").rstrip("\r\n"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -769,7 +797,9 @@ def record_run(
     """
     for target in (record, keep / KEPT_TRACE_NAME if keep else None):
         if target is not None:
-            stream = files.enter_context(open(target, "w", encoding="utf-8"))  # noqa: SIM115 (closed by files)
+            stream = files.enter_context(  # closed by files
+                open(target, "w", encoding="utf-8", opener=private_opener)  # noqa: SIM115
+            )
             trace.subscribe(TraceRecorder(stream, header))
 
 

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from tutor.story import is_server_copy
 from tutor.trace import (
     Direction,
     Event,
-    Side,
     SmtpLine,
 )
 
@@ -120,7 +120,10 @@ class AnchorMatcher:
 
     def feed(self, event: Event) -> list[int]:
         """Indexes of the anchors this event fulfils (at their ``nth`` occurrence)."""
-        if _is_second_copy(event):
+        # A server's copy of a step its client recorded too would fire every anchor twice.
+        # Lessons run the world's own sessions, where every server copy has its client twin;
+        # a learner's own nc session (only a server copy) is what labs read, never anchors.
+        if is_server_copy(event):
             return []
         facts = self._facts(event)
         fired = []
@@ -167,27 +170,6 @@ class _Facts:
     answers: str = ""
     reply: str = ""
     rcpt: str = ""
-
-
-# Kinds both ends of a world session record; the server's copy is the same step seen again.
-_TWIN_KINDS = frozenset(
-    (
-        "smtp_line",
-        "dns_query",
-        "dns_answer",
-        "tcp_connect",
-        "tcp_close",
-        "tls_handshake",
-        "auth_result",
-    )
-)
-
-
-def _is_second_copy(event: Event) -> bool:
-    """A server's record of a step its client recorded too. Lessons run the world's own
-    sessions, where every server copy has its client twin; a learner's own nc session (only
-    a server copy) is what labs read, never lesson anchors."""
-    return event.side is Side.SERVER and event.type in _TWIN_KINDS
 
 
 def _recipient_of(event: Event) -> str:

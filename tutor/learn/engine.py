@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 
 from tutor.learn.anchors import AnchorMatcher
 from tutor.learn.lesson import Family, Lesson, Narration, QuestionSpec
@@ -167,14 +168,31 @@ class LessonEngine:
         """Grade an answer at once; a first wrong answer brings the question back at the end."""
         return self._record(question, response)
 
+    def skip(self, question: Question) -> Grade:
+        """A question the learner chose not to answer: no points, and it comes back at the end."""
+        result = Grade(
+            question_id=question.id,
+            kind=question.kind,
+            fraction=Fraction(0),
+            correct=False,
+            summary="Skipped.",
+            expected=question.answer.expected(),
+            rule=question.rule(),
+            explanation=question.explanation.lines(),
+        )
+        self._keep(result)
+        return result
+
     def _record(self, question: Question, response: object) -> Grade:
         result = grade(question, response)
-        first = question.id not in self.grades
-        if first:
-            self.grades[question.id] = result
-            if not result.correct:
-                self.wrong.append(question.id)
+        self._keep(result)
         return result
+
+    def _keep(self, result: Grade) -> None:
+        if result.question_id not in self.grades:  # the first answer is the one that counts
+            self.grades[result.question_id] = result
+            if not result.correct:
+                self.wrong.append(result.question_id)
 
     def end_questions(self) -> list[Question]:
         """The questions asked after the run, resolved against the whole run."""

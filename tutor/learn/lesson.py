@@ -370,7 +370,7 @@ def _question(doc: tomlfile.TomlFile, where: str, table: dict[str, Any]) -> Ques
         answer = _written_answer(doc, where, table, kind)
         question = Question(qid, prompt, answer, explanation, hints)
     except QuestionError as exc:
-        raise doc.fail(f"{where}.{exc.field}" if exc.field else where, str(exc)) from None
+        raise doc.fail(f"{where}.{exc.field}" if exc.field else where, exc.message) from None
     return QuestionSpec(qid, Family.WRITTEN, anchor, question=question, hints=hints, line=line)
 
 

@@ -560,7 +560,8 @@ def _frac(value: Fraction) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:g}"
+    # Whole numbers in full (a SIZE of 10240000 bytes, not 1.024e+07); others as short as exact.
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 # --------------------------------------------------------------------------- question, grade

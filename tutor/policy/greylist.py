@@ -16,10 +16,13 @@ What postgrey (1.37, ``smtpd_access_policy``) does and this module does the same
 * Auto-whitelist: each time a client address passes greylisting (at most once an hour) its
   count goes up; from ``auto_whitelist_clients`` (5) passes on, it is not greylisted at all.
 
-The reply is the one a Postfix MX with postgrey as its policy service sends, except for the
-code: 451 4.7.1 (what milter-greylist and most greylisting MXs answer) instead of Postfix's
-defer_code 450 with postgrey's 4.2.0, and a text that says why and for how long instead of
-postgrey's help URL, since a learner cannot open that URL in this world. Both are settings.
+The reply is the one a Postfix MX with postgrey as its policy service sends: postgrey answers
+``DEFER_IF_PERMIT 4.2.0 Greylisted, see http://postgrey.schweikert.ch/help/DOMAIN.html`` (its
+--greylist-action and --greylist-text; the 4.2.0 because Postfix passes etrn_domain), and
+Postfix's smtpd turns that into ``450 4.2.0 <rcpt>: Recipient address rejected: Greylisted,
+see ...`` (access_map_defer_code = 450). What differs: the help URL cannot be opened from this
+world (the trace's steps say what it would explain), and the greylist scenario sets a shorter
+delay than postgrey's 300 s (see its comments).
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ class GreylistPolicy:
     max_age: float = 35 * 86400.0  # --max-age (35 days)
     auto_whitelist_clients: int = 5  # --auto-whitelist-clients; 0 turns it off
     lookup_by_host: bool = False  # --lookup-by-host: key on the whole address, not the /24
-    reply_code: int = 451
-    enhanced_code: str = "4.7.1"
+    reply_code: int = 450  # Postfix's access_map_defer_code, for DEFER_IF_PERMIT
+    enhanced_code: str = "4.2.0"  # postgrey's, "a workaround for an Exchange bug"
+    greylist_text: str = "Greylisted, see http://postgrey.schweikert.ch/help/%r.html"
     hostname: str = "mx"  # for the X-Greylist header (postgrey's --hostname)
 
     @classmethod
@@ -288,11 +292,14 @@ class Greylist:
         return self.check(client_ip, sender, recipient).to_verdict()
 
     def _reply(self, recipient: str, seconds: int, result: GreylistResult) -> str:
+        """Postfix's reply to postgrey's DEFER_IF_PERMIT: ``%r`` is the recipient's domain and
+        ``%s`` the seconds still to wait, as postgrey substitutes them in --greylist-text."""
         policy = self.policy
-        why = "first attempt" if result == GreylistResult.NEW else "retried too early"
+        domain = recipient.rpartition("@")[2]
+        text = policy.greylist_text.replace("%s", str(seconds), 1).replace("%r", domain, 1)
         return (
             f"{policy.reply_code} {policy.enhanced_code} <{recipient}>: Recipient address "
-            f"rejected: Greylisted ({why}), please try again in {seconds} seconds"
+            f"rejected: {text}"
         )
 
     def header(self, delayed: int, when: float) -> str:

@@ -41,7 +41,7 @@ def dsn_links(event: Bounce) -> list[DsnLink]:
             cause.recipient,
             cause.seq,
             cause.source,
-            tuple(f"{f.name}: {f.value}" if f.value else f.name for f in cause.fields),
+            tuple(f"{f.field}: {f.value}" if f.value else f.field for f in cause.fields),
         )
         for cause in dsn_causes(event)
     ]

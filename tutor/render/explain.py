@@ -268,7 +268,7 @@ def _reply(parsed: ParsedReply, stage: str) -> Explanation:
     data = explanations()
     code = parsed.code
     entry = data.get("reply", code)
-    context = data.get("reply_in", f"{code}.{stage}") if stage else None
+    context = data.get("reply_in", f"{code}.{_context_of(parsed, stage)}") if stage else None
     cls = data.get("reply_class", code[0])
     subject = data.get("reply_subject", code[1])
 
@@ -334,6 +334,17 @@ def _reply(parsed: ParsedReply, stage: str) -> Explanation:
     )
 
 
+def _context_of(parsed: ParsedReply, stage: str) -> str:
+    """The reply_in key's second part: the stage, or the command when the code tells it.
+
+    MAIL and RCPT share the envelope stage; Postfix's 2.1.5 says the 250 answers RCPT TO
+    (RFC 5321 §4.1.1.3), not MAIL FROM (§4.1.1.2).
+    """
+    if stage == "envelope" and parsed.enhanced == "2.1.5":
+        return "rcpt"
+    return stage
+
+
 def explain_enhanced(code: str) -> Explanation:
     """Explain an enhanced status code "class.subject.detail" (RFC 3463)."""
     data = explanations()
@@ -359,6 +370,10 @@ def explain_enhanced(code: str) -> Explanation:
             rfc.extend(r for r in entry.rfc if r not in rfc)
     short = detail.short if detail else (subject.short if subject else "unknown status")
     body = detail.paragraphs if detail else (subject.paragraphs if subject else ())
+    if c == "4" and cls:
+        # "Persistent transient": the class says why a 4.X.X status can end a delivery for
+        # good (a DSN with Action: failed), which the detail alone does not.
+        body = (*body, *cls.paragraphs)
     if c == "2":
         # The detail texts describe the problem a 4.x.x/5.x.x code reports; a 2.x.x code
         # reports success in the same area, so say that instead (e.g. 235 2.7.0 after AUTH).

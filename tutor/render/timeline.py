@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from tutor.story import Attempt, Timeline, build_timelines
-from tutor.trace import Event
+from tutor.trace import BounceAction, Event, Outcome
 
 WIDTH = 100
 
@@ -48,12 +48,12 @@ def _reply(attempt: Attempt) -> str:
 
 def _notes(attempt: Attempt) -> list[str]:
     """How the message left the queue after the attempt, or which DSN went to the sender."""
-    delivered = all(str(r.outcome) == "delivered" for r in attempt.results)
+    delivered = all(r.outcome == Outcome.DELIVERED for r in attempt.results)
     if attempt.left_queue and not attempt.dsns and delivered:
         return ["delivered: removed from the queue"]
-    words = {"delayed": "delay warning"}
     return [
-        f"{words.get(dsn.action, 'returned to sender')}: DSN {dsn.dsn_queue_id}"
+        f"{'delay warning' if dsn.action == BounceAction.DELAYED else 'returned to sender'}: "
+        f"DSN {dsn.dsn_queue_id}"
         for dsn in attempt.dsns
     ]
 

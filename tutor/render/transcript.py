@@ -33,7 +33,7 @@ from tutor.render.lexer import TERMINAL_COLOURS, SmtpTranscriptLexer, Transcript
 from tutor.render.runverdict import AS_EXPECTED, NOT_AS_EXPECTED, run_verdict
 from tutor.render.timeline import compact_span
 from tutor.story import DnsQuestions, SessionBook, is_server_copy, session_book
-from tutor.story.sessions import CONNECTION_RECORDS
+from tutor.story.session import CONNECTION_RECORDS
 from tutor.trace import (
     AuthResult,
     Bounce,
@@ -438,7 +438,7 @@ def render_replay_banner(
 class TranscriptRenderer:
     """Turns a stream of events into transcript lines, deciding whose copy of each line to show.
 
-    Both ends of a world connection record it under one session id (``tutor.story.sessions``),
+    Both ends of a world connection record it under one session id (``tutor.story.session``),
     so the server's records of a session a world client recorded are copies, and are dropped.
     Server-side records of a session no client has recorded yet are held back until that is
     decided: the first command the server receives decides it, because a world client reports

@@ -1,9 +1,10 @@
 """The DSNs of a run: each one's fields (Action, Status, Diagnostic-Code, ...) and their causes.
 
 The world records, on every Bounce, each field it wrote into the DSN (RFC 3464 §2.2, §2.3)
-and the trace event its value came from: a RecipientResult for the per-recipient fields, the
-QueueChange of arrival for Arrival-Date. Story reads them as typed fields, so a quiz can ask
-"Which Status: does the DSN carry?" and a view can link each field to its cause.
+and the trace event its value came from (a DsnFieldLink): a RecipientResult for the
+per-recipient fields, the QueueChange of arrival for Arrival-Date. Story looks fields up by
+name and recipient, so a quiz can ask "Which Status: does the DSN carry?", and groups them by
+cause, so a view can link each group to the event behind it.
 """
 
 from __future__ import annotations
@@ -11,23 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tutor.story._records import value_of
-from tutor.trace import Bounce, Event
-
-
-@dataclass(frozen=True)
-class DsnField:
-    """One field of a DSN and the event its value was taken from.
-
-    ``recipient`` is empty for the per-message fields (Arrival-Date); ``seq`` is 0 when the
-    trace has no such event and the value came from the queue file alone.
-    """
-
-    recipient: str
-    name: str
-    value: str
-    seq: int
-    source: str  # the cause in words, as the world wrote it
+from tutor.trace import Bounce, BounceAction, DsnFieldLink, Event
 
 
 @dataclass(frozen=True)
@@ -41,7 +26,7 @@ class DsnCause:
     recipient: str
     seq: int
     source: str
-    fields: tuple[DsnField, ...]
+    fields: tuple[DsnFieldLink, ...]
 
 
 @dataclass(frozen=True)
@@ -50,38 +35,24 @@ class Dsn:
 
     queue_id: str  # the message it reports on
     dsn_queue_id: str  # the DSN's own queue id
-    action: str  # failed (a non-delivery report) | delayed (a delay warning)
+    action: BounceAction  # failed: a non-delivery report; delayed: a delay warning
     recipients: tuple[str, ...]
-    fields: tuple[DsnField, ...]
+    fields: tuple[DsnFieldLink, ...]  # in the order the DSN carries them
     seq: int  # the Bounce event
 
     def value(self, name: str, recipient: str = "") -> str | None:
         """The value of field ``name`` (any case) for ``recipient`` ('' for per-message)."""
         wanted = name.casefold()
         for found in self.fields:
-            if found.name.casefold() == wanted and found.recipient == recipient:
+            if found.field.casefold() == wanted and found.recipient == recipient:
                 return found.value
         return None
 
 
-def dsn_fields(bounce: Bounce) -> tuple[DsnField, ...]:
-    """The fields the Bounce recorded, in the order the DSN carries them."""
-    return tuple(
-        DsnField(
-            recipient=str(value_of(link, "recipient") or ""),
-            name=str(value_of(link, "field") or ""),
-            value=str(value_of(link, "value") or ""),
-            seq=int(value_of(link, "seq", 0) or 0),
-            source=str(value_of(link, "source") or ""),
-        )
-        for link in bounce.links
-    )
-
-
 def dsn_causes(bounce: Bounce) -> tuple[DsnCause, ...]:
     """The bounce's fields grouped by (recipient, event, source), first appearance first."""
-    grouped: dict[tuple[str, int, str], list[DsnField]] = {}
-    for found in dsn_fields(bounce):
+    grouped: dict[tuple[str, int, str], list[DsnFieldLink]] = {}
+    for found in bounce.links:
         grouped.setdefault((found.recipient, found.seq, found.source), []).append(found)
     return tuple(
         DsnCause(recipient, seq, source, tuple(fields))
@@ -95,9 +66,9 @@ def dsns(events: Iterable[Event]) -> tuple[Dsn, ...]:
         Dsn(
             queue_id=e.queue_id,
             dsn_queue_id=e.dsn_queue_id,
-            action=str(e.action),
+            action=e.action,
             recipients=tuple(e.recipients),
-            fields=dsn_fields(e),
+            fields=tuple(e.links),
             seq=e.seq,
         )
         for e in events

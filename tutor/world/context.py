@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tutor.clock import Clock
-from tutor.trace import Event
+from tutor.trace import Event, Note, NoteLevel, Side, Stage, printable
 from tutor.world.gate import StepGate
 from tutor.world.maillog.writer import MailLog
 from tutor.world.network import NetworkPlan
@@ -42,6 +42,33 @@ class WorldContext:
 
     def __post_init__(self) -> None:
         self.maillog = MailLog(self.publish)  # publishes, files nothing
+
+    def note(
+        self,
+        text: str,
+        *,
+        host: str,
+        stage: Stage,
+        side: Side = Side.WORLD,
+        session: str = "",
+        level: NoteLevel | str = NoteLevel.INFO,
+        explain: str = "",
+    ) -> None:
+        """Say something plainly to the learner (a Note): the one way world parts do.
+
+        ``explain`` names the entry that explains what the note is about ("topic.postmaster").
+        """
+        self.publish(
+            Note(
+                host=host,
+                stage=stage,
+                side=side,
+                session=session,
+                text=printable(text),  # notes quote what clients sent (a HELO name...)
+                level=NoteLevel(level),
+                explain=explain,
+            )
+        )
 
     def first_time(self, key: str) -> bool:
         """True the first time a part asks about ``key`` in this world: for notes said once."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tutor.clock import Clock, FastForwardClock, spoken_span
+from tutor.files import private_dir
 from tutor.runstate import HostInfo, UserInfo, WorldInfo
 from tutor.scenario import Fault, Role, Scenario
 from tutor.trace import (
@@ -34,6 +35,7 @@ from tutor.world.dns.zones import zone_file_text
 from tutor.world.gate import StepGate
 from tutor.world.maillog.writer import MailLog
 from tutor.world.network import NetworkPlan, Service
+from tutor.world.queue.local import LocalDelivery
 from tutor.world.queue.retry import RetryPolicy
 from tutor.world.queue.runner import QueueRunner, final_outcome
 from tutor.world.queue.spool import Spool
@@ -79,7 +81,7 @@ class World:
         self._keep = run_dir is not None
         if run_dir is None:
             run_dir = Path(tempfile.mkdtemp(prefix="smtp-tutor-"))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir)  # mail, logs and the trace are the user's alone
         # Retries over days play out in seconds: real time between waits, waits skipped.
         self.clock = clock or FastForwardClock(start=scenario_start(scenario))
         self.trace = trace or Trace()
@@ -185,7 +187,9 @@ class World:
         assert self._mta is not None
         spool = Spool(ctx.run_dir / "spool" / host.name, ctx, host.name)
         policy = RetryPolicy.from_overrides(self.scenario.timing.retry)
-        runner = QueueRunner(ctx, host, self._mta, spool, policy)
+        addresses = [u.address for u in self.scenario.users]
+        local = LocalDelivery.for_host(ctx, host, addresses, self.mailboxes)
+        runner = QueueRunner(ctx, host, self._mta, spool, policy, local)
         runner.start()
         return runner
 

@@ -19,7 +19,7 @@ def dig_lines(answer: DnsAnswer) -> list[str]:
         f";; ->>HEADER<<- status: {answer.rcode}, id: {answer.query_id}  flags: {flags}"
         + ("  (from the resolver's cache)" if answer.cached else ""),
         ";; QUESTION SECTION:",
-        f";{answer.qname}.\t\tIN\t{answer.qtype}",
+        f";{answer.qname.rstrip('.')}.\t\tIN\t{answer.qtype}",  # one dot, as dig prints
     ]
     for title, records in (
         ("ANSWER", answer.answer),

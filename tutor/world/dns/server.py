@@ -32,7 +32,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-from tutor.trace import DnsAnswer, DnsQuery, Note, NoteLevel, Side, Stage
+from tutor.trace import DnsAnswer, DnsQuery, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.network import ensure_loopback, free_port_pair
 
@@ -429,8 +429,4 @@ class DnsServer:
         )
 
     def _note(self, text: str, level: str) -> None:
-        self.ctx.publish(
-            Note(
-                host=self.name, stage=Stage.DNS, side=Side.SERVER, text=text, level=NoteLevel(level)
-            )
-        )
+        self.ctx.note(text, host=self.name, stage=Stage.DNS, side=Side.SERVER, level=level)

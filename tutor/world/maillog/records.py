@@ -71,6 +71,14 @@ def format_delay(seconds: float, sig_digits: int = 2, max_decimals: int = 2) -> 
     return out
 
 
+def postfix_printable(text: str) -> str:
+    """What Postfix logs for text a client sent: each non-printable character becomes '?'
+    (its printable() in the log code), so no log line can carry a terminal escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def syslog_timestamp(when: float) -> str:
     """``Nov 28 09:00:01`` (RFC 3164 style, day padded with a space; UTC on the world clock)."""
     moment = datetime.fromtimestamp(when, UTC)
@@ -404,6 +412,19 @@ _STATUS_WORD = {
 }
 
 
+def server_said(relay: str, reply: str, command: str) -> str:
+    """Postfix's smtp(8) words for a server's refusal (smtp_proto.c): ``host NAME[ADDR] said:
+    REPLY (in reply to COMMAND command)``, or ``host NAME[ADDR] refused to talk to me: REPLY``
+    for a greeting (no command); the host is named without the port. Not a reply (a timeout,
+    a TLS failure): the text as it is, without its DSN code."""
+    host = re.sub(r":\d+$", "", relay)
+    if not re.match(r"^[245]\d\d\b", reply):
+        return re.sub(r"^[245]\.\d{1,3}\.\d{1,3} ", "", reply)
+    if not command:
+        return f"host {host} refused to talk to me: {reply}"
+    return f"host {host} said: {reply} (in reply to {command} command)"
+
+
 def delivery_from_result(
     result: RecipientResult,
     *,
@@ -422,10 +443,7 @@ def delivery_from_result(
     relay = result.relay or "none"
     is_reply = bool(re.match(r"^[245]\d\d\b", reply))
     if is_reply and result.outcome != Outcome.DELIVERED and relay != "none":
-        host = re.sub(r":\d+$", "", relay)  # "said:" names the host without the port
-        reason = f"host {host} said: {reply}"
-        if command:
-            reason += f" (in reply to {command} command)"
+        reason = server_said(relay, reply, command)
     else:
         reason = reply
     if not dsn:
@@ -479,8 +497,10 @@ def to_event(record: LogRecord, *, host: str, session: str = "", time: float = 0
         side=Side.WORLD,
         explain="log." + daemon,
         program=record.program,
-        text=record.text(),
-        fields=record.fields(),
+        text=postfix_printable(record.text()),
+        fields={
+            k: postfix_printable(v) if isinstance(v, str) else v for k, v in record.fields().items()
+        },
     )
 
 
@@ -497,6 +517,23 @@ class ConnectFailure:
 
     def fields(self) -> dict[str, Any]:
         return {"kind": "connect-failure", "relay": self.relay, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SkippedServer:
+    """smtp(8)'s line when a server that is not the last one fails temporarily and delivery
+    moves on to the next (smtp_trouble.c): ``ID: host NAME[ADDR] said: REPLY (in reply to
+    RCPT TO command)``, one per recipient a RCPT reply left open."""
+
+    queue_id: str
+    reason: str
+    program: str = "postfix/smtp"
+
+    def text(self) -> str:
+        return f"{self.queue_id}: {self.reason}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"kind": "skipped-server", "queue_id": self.queue_id, "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from tutor.files import private_dir, private_opener
 from tutor.trace import Event, LogLine
 from tutor.world.maillog.records import LogRecord, pid_for, syslog_line, to_event
 
@@ -31,9 +32,9 @@ class MailLog:
         self._jsonl: IO[str] | None = None
         self.directory = directory
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._text = (directory / TEXT_LOG).open("a", encoding="utf-8")
-            self._jsonl = (directory / JSON_LOG).open("a", encoding="utf-8")
+            private_dir(directory)
+            self._text = open(directory / TEXT_LOG, "a", encoding="utf-8", opener=private_opener)  # noqa: SIM115
+            self._jsonl = open(directory / JSON_LOG, "a", encoding="utf-8", opener=private_opener)  # noqa: SIM115
 
     def log(
         self,

@@ -218,6 +218,9 @@ def build_dsn(
     action = report.action
     host = report.reporting_mta
     msg = EmailMessage(policy=DSN_POLICY)
+    if dsn_queue_id:
+        # post_mail.c, which the bounce daemon writes through: the notice's own trace line.
+        msg["Received"] = f"by {host} (Postfix) id {dsn_queue_id}; {_date(now)}"
     msg["From"] = Address("Mail Delivery System", "MAILER-DAEMON", host)
     msg["To"] = report.sender
     msg["Subject"] = SUBJECTS[action]
@@ -316,8 +319,10 @@ def report_for(
                 action=action,
                 status=status,
                 diagnostic=rcpt.reply,
-                remote_mta=name,
-                remote_address=address,
+                # A server's own reply names it (Remote-MTA); what the sender decided itself
+                # (a refused connection, a size over the advertised limit) names none.
+                remote_mta=name if is_smtp_reply(rcpt.reply) else "",
+                remote_address=address if is_smtp_reply(rcpt.reply) else "",
                 command=_command_for(rcpt.reply),
                 original=rcpt.original,
                 last_attempt=rcpt.last_attempt,

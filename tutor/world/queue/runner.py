@@ -37,11 +37,8 @@ from tutor.trace import (
     BounceAction,
     DsnFieldLink,
     Event,
-    Note,
-    NoteLevel,
     Outcome,
     RecipientResult,
-    Side,
     Stage,
 )
 from tutor.world.maillog.records import (
@@ -53,10 +50,16 @@ from tutor.world.maillog.records import (
     QmgrExpired,
     QmgrQueued,
     QmgrRemoved,
+    SkippedServer,
     delivery_from_result,
+    server_said,
+)
+from tutor.world.maillog.records import (
+    Delivery as DeliveryRecord,
 )
 from tutor.world.queue.bounce import DSN_POLICY, DsnAction, DsnReport, build_dsn, report_for
 from tutor.world.queue.ids import new_queue_id
+from tutor.world.queue.local import DELIVERED, LOCAL_RELAY, LocalDelivery
 from tutor.world.queue.retry import RetryPolicy
 from tutor.world.queue.spool import (
     Disposition,
@@ -95,12 +98,14 @@ class QueueRunner:
         mta: OutboundMta,
         spool: Spool,
         policy: RetryPolicy,
+        local: LocalDelivery | None = None,
     ) -> None:
         self.ctx = ctx
         self.host = host
         self.mta = mta
         self.spool = spool
         self.policy = policy
+        self.local = local  # the host's own domains: delivered here, not sent over SMTP
         self.epoch = ctx.clock.now()
         # Final state of every recipient of every message that is not itself a DSN.
         self.final: dict[str, dict[str, RecipientState]] = {}
@@ -201,9 +206,15 @@ class QueueRunner:
         started = self.ctx.clock.now()
         self.spool.begin_attempt(qid, todo, started)
         attempt = self._attempt = _Attempt(qid, started)
+        here = [r for r in todo if self.local is not None and self.local.serves(r)]
+        remote = [r for r in todo if r not in here]
+        local_results: list[RecipientResult] = []
         try:
-            results = await self.mta.deliver(
-                qid, message.sender, todo, message.content, observer=self
+            local_results = [self._deliver_here(message, r) for r in here]
+            results = (
+                await self.mta.deliver(qid, message.sender, remote, message.content, observer=self)
+                if remote
+                else []
             )
         except Exception as exc:  # a bug must show in the trace, and the message stay queued
             self._note(f"delivery of {qid} failed inside the MTA: {exc!r}", level="error")
@@ -216,9 +227,46 @@ class QueueRunner:
                 self.spool.record_result(
                     qid, rcpt.address, RcptStatus.DEFERRED, "4.3.0 internal error", started
                 )
+        for result in local_results:
+            self._log_local(result, message, attempt)
         for result in results:
             self._log_result(result, message, attempt)
         self._settle(message)
+
+    def _deliver_here(self, message: QueuedMessage, recipient: str) -> RecipientResult:
+        """virtual(8): a recipient of a domain this host serves goes into its Maildir, under
+        this message's queue id (a DSN to a local sender too), persisted at once."""
+        assert self.local is not None
+        qid = message.queue_id
+
+        def stored() -> None:  # persisted before any event: kill -9 never delivers it twice
+            dsn, reply = split_status(DELIVERED)
+            now = self.ctx.clock.now()
+            self.spool.record_result(
+                qid, recipient, RcptStatus.DELIVERED, reply, now, relay=LOCAL_RELAY, dsn=dsn
+            )
+            if self._attempt is not None:
+                self._attempt.early.add(recipient.lower())
+
+        result = self.local.deliver(qid, message.sender, recipient, message.content, stored)
+        self.decided(result, "")
+        return result
+
+    def _log_local(self, result: RecipientResult, message: QueuedMessage, a: _Attempt) -> None:
+        rcpt = self.spool.get(message.queue_id).recipient(result.recipient)
+        before = max(0.0, a.started - message.arrival)
+        record = DeliveryRecord(
+            queue_id=message.queue_id,
+            recipient=result.recipient,
+            relay=LOCAL_RELAY,
+            delay=max(0.0, result.time - message.arrival),
+            delays=(before, 0.0, 0.0, max(0.0, result.time - a.started)),
+            dsn=rcpt.dsn or ("2.0.0" if result.outcome is Outcome.DELIVERED else "5.1.1"),
+            status="sent" if result.outcome is Outcome.DELIVERED else "bounced",
+            reason=rcpt.reply,
+            program="postfix/virtual",
+        )
+        self._log(record, result)
 
     def _settle(self, message: QueuedMessage) -> None:
         qid = message.queue_id
@@ -304,14 +352,13 @@ class QueueRunner:
             source += f" in session {session}" if session else ""
             source += f" at {iso(rcpt.last_attempt)}" if rcpt.last_attempt else ""
             if rcpt.action is DsnAction.FAILED and rcpt.status.startswith("4"):
-                source += ", the last attempt before the queue lifetime ran out"
-            values = {
-                "Action": str(rcpt.action),
-                "Status": rcpt.status,
-                "Remote-MTA": rcpt.remote_mta,
-                "Diagnostic-Code": rcpt.diagnostic,
-                "Last-Attempt-Date": "",
-            }
+                source += ", the last attempt, made once the queue lifetime had run out"
+            values = {"Action": str(rcpt.action), "Status": rcpt.status}
+            if rcpt.remote_mta:  # the DSN has no Remote-MTA when no server was reached
+                values["Remote-MTA"] = rcpt.remote_mta
+            values["Diagnostic-Code"] = rcpt.diagnostic
+            if rcpt.last_attempt is not None:
+                values["Last-Attempt-Date"] = ""
             for name, value in values.items():
                 links.append(
                     DsnFieldLink(
@@ -328,6 +375,10 @@ class QueueRunner:
 
     def connect_failed(self, relay: str, reason: str) -> None:
         self._log(ConnectFailure(relay, reason))
+
+    def skipped(self, relay: str, reply: str, command: str) -> None:
+        if self._attempt is not None:
+            self._log(SkippedServer(self._attempt.queue_id, server_said(relay, reply, command)))
 
     def handed_over(
         self, session: str, recipients: Sequence[str], reply: str, relay: str, time: float
@@ -396,15 +447,7 @@ class QueueRunner:
         self.ctx.maillog.log(record, host=self.host.name, time=time)
 
     def _note(self, text: str, *, level: str = "info") -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.QUEUE,
-                side=Side.WORLD,
-                text=text,
-                level=NoteLevel(level),
-            )
-        )
+        self.ctx.note(text, host=self.host.name, stage=Stage.QUEUE, level=level)
 
 
 _LEADING_STATUS = re.compile(r"^([245]\.\d{1,3}\.\d{1,3}) (.*)$", re.DOTALL)

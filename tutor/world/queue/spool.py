@@ -42,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tutor.files import private_dir, private_opener
 from tutor.trace import Outcome, QueueChange, Stage
 from tutor.trace import QueueState as TracedQueueState  # these directories, and "removed"
 from tutor.world.queue.ids import new_queue_id
@@ -242,8 +243,9 @@ class Spool:
         # queue id -> seq of the event that published its arrival (a DSN's Arrival-Date links
         # to it); only for messages that arrived in this process.
         self.arrival_seq: dict[str, int] = {}
+        private_dir(self.root)
         for name in (*QueueState, "tmp"):
-            (self.root / str(name)).mkdir(parents=True, exist_ok=True)
+            (self.root / str(name)).mkdir(exist_ok=True, mode=0o700)
 
     # ------------------------------------------------------------------ paths and I/O
 
@@ -259,7 +261,7 @@ class Spool:
         message.state = state
         data = json.dumps(message.to_json(), ensure_ascii=True, separators=(",", ":"))
         tmp = self.tmp / f"{message.queue_id}.{os.getpid()}.{message.revision}"
-        with open(tmp, "w", encoding="ascii") as stream:
+        with open(tmp, "w", encoding="ascii", opener=private_opener) as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())

@@ -29,8 +29,6 @@ from tutor.trace import (
     COMMAND_STAGES,
     AuthResult,
     Direction,
-    Note,
-    NoteLevel,
     Side,
     SmtpLine,
     Stage,
@@ -582,6 +580,17 @@ class SmtpClient:
     ) -> Reply:
         """MAIL FROM, with SIZE= (RFC 1870), BODY= (RFC 6152) and SMTPUTF8 (RFC 6531) only
         when the server offered them and they apply."""
+        return await self.command(self.mail_line(sender, size=size, body=body, smtputf8=smtputf8))
+
+    def mail_line(
+        self,
+        sender: str,
+        *,
+        size: int | None = None,
+        body: str | None = None,
+        smtputf8: bool = False,
+    ) -> str:
+        """The MAIL FROM line ``mail`` sends, for a pipelined batch."""
         params = []
         if size is not None and self.extensions.size is not None:
             params.append(f"SIZE={size}")
@@ -589,7 +598,7 @@ class SmtpClient:
             params.append(f"BODY={body.upper()}")
         if smtputf8 and self.extensions.smtputf8:
             params.append("SMTPUTF8")
-        return await self.command(" ".join([f"MAIL FROM:<{sender}>", *params]))
+        return " ".join([f"MAIL FROM:<{sender}>", *params])
 
     async def rcpt(self, address: str) -> Reply:
         return await self.command(f"RCPT TO:<{address}>")
@@ -608,6 +617,45 @@ class SmtpClient:
             payload, Stage.DATA, f"message content ({len(payload)} bytes)", payload=True
         )
         return await self._read_reply(Stage.DATA)
+
+    async def pipeline(self, lines: list[str]) -> list[tuple[str, Reply]]:
+        """RFC 2920: send ``lines`` as one batch (one step, one write), then read one reply per
+        line, in order; each reply comes with the command it answers, in Postfix's words."""
+        commands = []
+        for line in lines:
+            verb = line.split(" ", 1)[0].upper()
+            commands.append((line, _stage_of(verb), POSTFIX_COMMAND_NAMES.get(verb, verb)))
+        await self._send_batch(
+            [(line.encode("utf-8") + CRLF, stage, False) for line, stage, _ in commands],
+            what=" + ".join(line.split(":", 1)[0] for line, _, _ in commands) + " (pipelined)",
+        )
+        replies = []
+        for _, stage, name in commands:
+            self.last_command = name
+            replies.append((name, await self._read_reply(stage)))
+        return replies
+
+    async def content_then_quit(self, content: bytes) -> Reply:
+        """After 354 in a pipelined session: the dot-stuffed content and QUIT in one write, as
+        Postfix's smtp(8) pipelines QUIT after the final dot; returns the reply to the dot.
+        The 221 is read by ``finish_quit``, after the caller has acted on that reply."""
+        payload = dot_stuff(content)
+        await self._send_batch(
+            [(payload, Stage.DATA, True), (b"QUIT" + CRLF, Stage.QUIT, False)],
+            what=f"message content ({len(payload)} bytes) + QUIT (pipelined)",
+        )
+        self.last_command = "end of DATA"
+        return await self._read_reply(Stage.DATA)
+
+    async def finish_quit(self) -> Reply | None:
+        """Read the 221 to a QUIT already sent, then close (None if the server had gone)."""
+        try:
+            self.last_command = "QUIT"
+            return await self._read_reply(Stage.QUIT)
+        except SmtpError:
+            return None
+        finally:
+            await self.close("quit")
 
     async def quit(self) -> Reply:
         """QUIT, read the 221, close. The connection is closed even if the reply is bad."""
@@ -649,6 +697,38 @@ class SmtpClient:
             # Published once handed to the socket and before draining: draining yields to the
             # loop, and the server must not be seen acting on bytes the trace has not sent yet.
             self._publish(line)
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
+        except (OSError, TimeoutError) as exc:
+            await self.close("lost connection")
+            raise SmtpConnectionLost(
+                f"lost connection with {self.relay} while sending {what}: {exc}"
+            ) from None
+
+    async def _send_batch(self, parts: list[tuple[bytes, Stage, bool]], what: str) -> None:
+        """Several lines in one step and one write; each is traced as the line it is."""
+        self._require_writer()
+        await self.ctx.gate.wait(PendingStep(StepKind.SEND, self.host_name, self.server_name, what))
+        writer = self._require_writer()
+        lines = [
+            SmtpLine(
+                stage=stage,
+                direction=Direction.CLIENT_TO_SERVER,
+                data=data,
+                sender=self.host_name,
+                receiver=self.server_name,
+                encrypted=self.encrypted,
+                is_payload=payload,
+                explain=smtp_line_key(
+                    Direction.CLIENT_TO_SERVER, data, stage=stage, payload=payload
+                ),
+            )
+            for data, stage, payload in parts
+        ]
+        try:
+            writer.write(b"".join(data for data, _, _ in parts))
+            for line in lines:
+                self._publish(line)
             async with asyncio.timeout(self.timeout):
                 await writer.drain()
         except (OSError, TimeoutError) as exc:
@@ -783,9 +863,17 @@ class SmtpClient:
             _with_header(event, host=self.host_name, session=self.session, side=Side.CLIENT)
         )
 
-    def note(self, text: str, *, stage: Stage, level: str = "info") -> None:
+    def note(self, text: str, *, stage: Stage, level: str = "info", explain: str = "") -> None:
         """Publish a plain statement in this client's session (used by the MTA and submit)."""
-        self._publish(Note(stage=stage, text=text, level=NoteLevel(level)))
+        self.ctx.note(
+            text,
+            host=self.host_name,
+            stage=stage,
+            side=Side.CLIENT,
+            session=self.session,
+            level=level,
+            explain=explain,
+        )
 
 
 def _with_header(event: Any, **header: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
 from tutor.runstate import PendingStep, StepKind
-from tutor.trace import Note, NoteLevel, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Outcome, RecipientResult, Side, Stage
 from tutor.world.dns.resolver import DnsTemporaryError, MxAnswer
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import (
@@ -187,6 +188,8 @@ class OutboundMta:
                         attempt.session,
                         attempt.failure_command,
                     )
+            if pending and following is not None and not attempt.guarded:
+                self._tell_skipped(attempt, pending)
             if pending:
                 why = attempt.why or "deferred " + ", ".join(
                     f"{r} ({attempt.soft[r].reply if r in attempt.soft else ''})" for r in pending
@@ -197,6 +200,19 @@ class OutboundMta:
             decision = last.get(recipient) or _Decision(Outcome.REFUSED, guard_refusal, "none")
             settle(recipient, decision)
         return published
+
+    def _tell_skipped(self, attempt: _SessionResult, pending: list[str]) -> None:
+        """Why delivery moves on from a server that is not the last: one reason per recipient
+        a reply left open (Postfix's smtp_rcpt_fail), else the session's (smtp_bulk_fail). A
+        refused connection has said so already (``connect to …``)."""
+        if attempt.session and attempt.relay == "none":
+            return
+        open_ones = [attempt.soft[r] for r in pending if r in attempt.soft]
+        if open_ones and all(d.command == "RCPT TO" for d in open_ones):
+            for decision in open_ones:
+                self._observer.skipped(attempt.relay, decision.reply, decision.command)
+        elif attempt.failure and attempt.relay != "none":
+            self._observer.skipped(attempt.relay, attempt.failure, attempt.failure_command)
 
     async def _lookup_mx(self, domain: str) -> list[MxHost]:
         """The domain's MX hosts, best first, equal preferences in a per-message random order."""
@@ -386,18 +402,31 @@ class OutboundMta:
             return
 
         size = len(content)
-        if client.extensions.size and size > client.extensions.size:
+        limit = client.extensions.size
+        if limit and size > limit:
+            # Postfix's smtp_xfer: the advertised limit is checked here, MAIL FROM is never
+            # sent, and the recipients bounce locally (DSN_BY_LOCAL_MTA: no Remote-MTA).
+            host = re.sub(r":\d+$", "", client.relay)
+            text = f"5.3.4 message size {size} exceeds size limit {limit} of server {host}"
             client.note(
-                f"the message ({size} bytes) is bigger than the {client.extensions.size} bytes "
-                f"{name} announced with SIZE; MAIL FROM says SIZE={size} so the server can "
-                "refuse it before any data is sent (RFC 1870)",
+                f"the message ({size} bytes) is bigger than the {limit} bytes {name} announced "
+                "with SIZE: like Postfix's smtp(8), the client does not even send MAIL FROM "
+                "and returns the message itself (RFC 1870). The server's own answer, 552 5.3.4, "
+                "is what a client that does not check gets (try MAIL FROM:<you@example.org> "
+                f"SIZE={size} by hand)",
                 stage=Stage.ENVELOPE,
             )
+            self._decide_all(result, pending, Outcome.REJECTED, text)
+            await client.quit()
+            return
         utf8 = not all(a.isascii() for a in (sender, *pending))
         if utf8 and not client.extensions.smtputf8:
             text = f"5.6.7 SMTPUTF8 is required, but was not offered by host {client.relay}"
             self._decide_all(result, pending, Outcome.REJECTED, text)
             await client.quit()
+            return
+        if self.host.pipelining and client.extensions.pipelining:
+            await self._pipelined(client, result, sender, pending, content, utf8)
             return
         reply = await client.mail(sender, size=size, body=body_type(content), smtputf8=utf8)
         if not reply.is_positive:
@@ -430,6 +459,61 @@ class OutboundMta:
         else:
             self._reply_decides_all(result, accepted, reply, client.last_command)
         await client.quit()
+
+    async def _pipelined(
+        self,
+        client: SmtpClient,
+        result: _SessionResult,
+        sender: str,
+        pending: list[str],
+        content: bytes,
+        utf8: bool,
+    ) -> None:
+        """Postfix's smtp(8) when PIPELINING is offered (RFC 2920): MAIL FROM, every RCPT TO
+        and DATA in one batch, the replies read in order; after 354 the content, the dot and
+        QUIT in one write. The 250 to the dot is handed over before the 221 is read."""
+        mail = client.mail_line(sender, size=len(content), body=body_type(content), smtputf8=utf8)
+        if self.ctx.first_time(f"pipelining:{client.server_name}"):
+            client.note(
+                f"{client.server_name} offers PIPELINING: MAIL FROM, RCPT TO and DATA go out as "
+                "one batch and the replies come back in order, as Postfix's smtp(8) does "
+                "(RFC 2920); after 354 the message, the dot and QUIT go in one write",
+                stage=Stage.ENVELOPE,
+                explain="extension.PIPELINING",
+            )
+        replies = await client.pipeline([mail, *(f"RCPT TO:<{r}>" for r in pending), "DATA"])
+        (mail_command, mail_reply), (data_command, data_reply) = replies[0], replies[-1]
+        if not mail_reply.is_positive:
+            # The RCPT and DATA replies (503 need MAIL) say nothing about the recipients.
+            self._reply_decides_all(result, pending, mail_reply, mail_command)
+            await client.quit()
+            return
+        accepted: list[str] = []
+        for recipient, (command, reply) in zip(pending, replies[1:-1], strict=True):
+            decision = _Decision(
+                Outcome.REJECTED, str(reply), result.relay, result.session, command
+            )
+            if reply.is_positive:
+                accepted.append(recipient)
+            elif reply.is_permanent:
+                result.decided[recipient] = decision
+            else:
+                result.soft[recipient] = dataclasses.replace(decision, outcome=Outcome.DEFERRED)
+        if not accepted:
+            await client.quit()  # the DATA reply (554 no valid recipients) is ignored
+            return
+        if data_reply.code != 354:
+            self._reply_decides_all(result, accepted, data_reply, data_command)
+            await client.quit()
+            return
+        reply = await client.content_then_quit(content)
+        if reply.is_positive:
+            now = self.ctx.clock.now()
+            self._observer.handed_over(result.session, accepted, str(reply), result.relay, now)
+            self._decide_all(result, accepted, Outcome.DELIVERED, str(reply), client.last_command)
+        else:
+            self._reply_decides_all(result, accepted, reply, client.last_command)
+        await client.finish_quit()
 
     async def _hello(self, client: SmtpClient, result: _SessionResult, pending: list[str]) -> bool:
         """EHLO (HELO if EHLO is refused outright); False when the session cannot go on."""
@@ -528,15 +612,8 @@ class OutboundMta:
     def _note(
         self, text: str, session: str = "", *, stage: Stage = Stage.CONNECT, level: str = "info"
     ) -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=stage,
-                session=session,
-                side=Side.CLIENT,
-                text=text,
-                level=NoteLevel(level),
-            )
+        self.ctx.note(
+            text, host=self.host.name, stage=stage, side=Side.CLIENT, session=session, level=level
         )
 
 

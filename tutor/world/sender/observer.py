@@ -23,6 +23,10 @@ class DeliveryObserver(Protocol):
     def connect_failed(self, relay: str, reason: str) -> None:
         """A connection to ``relay`` could not be made (refused, timed out, ...)."""
 
+    def skipped(self, relay: str, reply: str, command: str) -> None:
+        """A server that is not the last one to try failed temporarily (``reply`` to
+        ``command``, "" for the greeting) and delivery moves on to the next one."""
+
     def handed_over(
         self, session: str, recipients: Sequence[str], reply: str, relay: str, time: float
     ) -> None:
@@ -40,6 +44,9 @@ class NoObserver:
         pass
 
     def connect_failed(self, relay: str, reason: str) -> None:
+        pass
+
+    def skipped(self, relay: str, reply: str, command: str) -> None:
         pass
 
     def handed_over(

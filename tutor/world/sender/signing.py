@@ -20,7 +20,7 @@ from dkim.util import parse_tag_value
 
 from tutor.policy.dkim import DkimSigningError, sign
 from tutor.scenario import HostSpec, Role, Scenario
-from tutor.trace import Note, NoteLevel, Side, Stage
+from tutor.trace import Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.sender.dkimkeys import world_key
 
@@ -81,9 +81,7 @@ def _signature_tags(header: bytes) -> dict[str, str]:
 
 
 def _note(ctx: WorldContext, host: HostSpec, text: str, *, level: str = "info") -> None:
-    ctx.publish(
-        Note(host=host.name, stage=Stage.QUEUE, side=Side.CLIENT, text=text, level=NoteLevel(level))
-    )
+    ctx.note(text, host=host.name, stage=Stage.QUEUE, side=Side.CLIENT, level=level)
 
 
 def publish_dkim_keys(scenario: Scenario, zones: list[dns.zone.Zone]) -> None:

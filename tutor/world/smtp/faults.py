@@ -26,7 +26,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Note, Side, Stage
+from tutor.trace import Side, Stage
 from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy, fault_holds
 
 if TYPE_CHECKING:
@@ -99,14 +99,12 @@ class FaultPolicy(Policy):
         return None
 
     def _note(self, client: Client, text: str) -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.CONNECT,
-                session=client.session,
-                side=Side.SERVER,
-                text=f"{self.host.name} {text}",
-            )
+        self.ctx.note(
+            f"{self.host.name} {text}",
+            host=self.host.name,
+            stage=Stage.CONNECT,
+            side=Side.SERVER,
+            session=client.session,
         )
 
 

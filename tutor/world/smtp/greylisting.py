@@ -2,8 +2,9 @@
 
 At RCPT TO the triplet (client network, sender, recipient) is checked on the world clock; the
 verdict and its steps go into the trace, postgrey's own log line into the mail log, and a
-deferral is answered with the greylist's 451 4.7.1. A message that passed after being held back
-gets postgrey's ``X-Greylist`` header at DATA, once, whichever recipient earned it.
+deferral is answered as Postfix answers postgrey's DEFER_IF_PERMIT, with 450 4.2.0. A message
+that passed after being held back gets postgrey's ``X-Greylist`` header at DATA, once,
+whichever recipient earned it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+from tutor.files import private_dir
+
 INBOX = "INBOX"
 JUNK = "Junk"
 FOLDERS = (INBOX, JUNK)
@@ -61,7 +63,7 @@ class Mailboxes:
 
     def maildir(self, address: str, folder: str = INBOX) -> mailbox.Maildir:
         """Open (creating if needed) the Maildir, with its .Junk subfolder always present."""
-        self.root.mkdir(parents=True, exist_ok=True)  # Maildir() creates one level only
+        private_dir(self.root)  # the stdlib makes a missing parent with the umask's mode
         top = mailbox.Maildir(self.path(address), factory=None, create=True)
         if JUNK not in top.list_folders():
             top.add_folder(JUNK)
@@ -126,7 +128,7 @@ def _write_maildir_file(directory: Path, content: bytes) -> Path:
     now = time.time()
     name = f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(_unique)}.{_HOSTNAME}"
     tmp = directory / "tmp" / name
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # as Postfix: private
     try:
         view = memoryview(content)
         while view:

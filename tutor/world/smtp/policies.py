@@ -41,7 +41,7 @@ from tutor.policy.authresults import SpfSummary, build_header
 from tutor.policy.dnsapi import ResolverLookup
 from tutor.policy.verdict import Action, Verdict
 from tutor.scenario import Check, HostSpec, Role, Scenario
-from tutor.trace import Note, NoteLevel, Side, Stage
+from tutor.trace import Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.smtp.mailbox import JUNK
 from tutor.world.smtp.receiver import Client, Decision, IncomingMessage, Policy
@@ -113,15 +113,13 @@ class FilterPolicy(Policy):
         )
 
     def note(self, client: Client, text: str, *, level: str = "info") -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.FILTERING,
-                session=client.session,
-                side=Side.SERVER,
-                text=text,
-                level=NoteLevel(level),
-            )
+        self.ctx.note(
+            text,
+            host=self.host.name,
+            stage=Stage.FILTERING,
+            side=Side.SERVER,
+            session=client.session,
+            level=level,
         )
 
 

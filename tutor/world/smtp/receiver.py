@@ -42,7 +42,7 @@ from typing import Any
 
 from tutor.clock import spoken_span
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Delivery, Note, Side, Stage
+from tutor.trace import Delivery, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.maillog.records import MasterStarted
 from tutor.world.queue.ids import new_queue_id
@@ -138,6 +138,9 @@ def client_of(session: TracedSession) -> Client:
     )
 
 
+POSTMASTER = "postmaster"  # the reserved mailbox, case-insensitive (RFC 5321 §4.5.1)
+
+
 def domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
@@ -192,6 +195,30 @@ class ReceiverHandler:
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"
 
+    async def handle_VRFY(
+        self,
+        server: TracedSMTP,
+        session: TracedSession,
+        envelope: TracedEnvelope,
+        address: str,
+        given: str,
+    ) -> str:
+        """Postfix's answer to VRFY (disable_vrfy_command = no): RCPT TO's address checks,
+        then 252 with what the client gave; a host with the vrfy-disabled fault says 252
+        without looking, as RFC 5321 §7.3 asks of a site that does not verify."""
+        if Fault.VRFY_DISABLED in self.host.faults:
+            return "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery"
+        if address.lower() == POSTMASTER and self.domains:
+            address = f"{POSTMASTER}@{sorted(self.domains)[0]}"
+        if domain_of(address) not in self.domains:
+            return f"554 5.7.1 <{address}>: Relay access denied"
+        if address.lower() not in self.users:
+            return (
+                f"550 5.1.1 <{address}>: Recipient address rejected: "
+                "User unknown in virtual mailbox table"
+            )
+        return f"252 2.0.0 {given}"
+
     async def handle_RCPT(
         self,
         server: TracedSMTP,
@@ -200,6 +227,10 @@ class ReceiverHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if address.lower() == POSTMASTER and self.domains:
+            # "RCPT TO:<Postmaster>" with no domain MUST be accepted too (RFC 5321 §4.5.1);
+            # Postfix would append $myorigin, this world names the first domain it serves.
+            address = f"{POSTMASTER}@{sorted(self.domains)[0]}"
         if domain_of(address) not in self.domains:
             return f"554 5.7.1 <{address}>: Relay access denied"
         for policy in self.policies:
@@ -211,8 +242,21 @@ class ReceiverHandler:
                 f"550 5.1.1 <{address}>: Recipient address rejected: "
                 "User unknown in virtual mailbox table"
             )
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
+        if address.partition("@")[0].lower() == POSTMASTER:
+            self.ctx.note(
+                f"{address} is accepted although no user has that name: every domain a server "
+                "delivers for must take mail for postmaster (RFC 5321 §4.5.1)",
+                host=self.host.name,
+                stage=Stage.ENVELOPE,
+                side=Side.SERVER,
+                session=session.trace_id,
+                explain="topic.postmaster",
+            )
+        if not _already_named(envelope, address):
+            # Postfix's cleanup drops a recipient named twice (duplicate_filter_limit): the
+            # second RCPT still gets 250, but the mailbox receives one copy.
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(
@@ -316,6 +360,8 @@ class Receiver:
         self.policies: list[Policy] = list(policies or [])
         domains = {d.lower() for d in host.domains}
         users = frozenset(u.address.lower() for u in scenario.users if u.domain in domains)
+        # RFC 5321 §4.5.1: a server that delivers for a domain MUST accept postmaster there.
+        users |= {f"{POSTMASTER}@{d}" for d in domains}
         self.handler = ReceiverHandler(ctx, host, users, mailboxes, self.policies)
         offers_tls = host.tls and Fault.NO_STARTTLS not in host.faults
         self._tls = ssl_context if offers_tls else None
@@ -360,14 +406,12 @@ class Receiver:
         self._listener.listen_now()  # at once: a connection made right now must not be refused
         self._coming_up = asyncio.ensure_future(self._listener.start())
         cleared = spoken_span(self.host.fault_clears_after)
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.CONNECT,
-                side=Side.SERVER,
-                text=f"{self.host.name} is up again after {cleared} of world time: "
-                f"port {self.port} now accepts connections (fault 'down' cleared)",
-            )
+        self.ctx.note(
+            f"{self.host.name} is up again after {cleared} of world time: "
+            f"port {self.port} now accepts connections (fault 'down' cleared)",
+            host=self.host.name,
+            stage=Stage.CONNECT,
+            side=Side.SERVER,
         )
         self.ctx.maillog.log(MasterStarted(), host=self.host.name)
 
@@ -378,6 +422,11 @@ class Receiver:
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
+
+
+def _already_named(envelope: TracedEnvelope, address: str) -> bool:
+    """Whether this transaction already has ``address`` (compared without case)."""
+    return address.lower() in (r.lower() for r in envelope.rcpt_tos)
 
 
 def fault_holds(host: HostSpec, started: float, now: float) -> bool:

@@ -18,7 +18,7 @@ import ssl
 from dataclasses import dataclass
 
 from tutor.scenario import Fault, HostSpec, Scenario
-from tutor.trace import Note, NoteLevel, Outcome, RecipientResult, Side, Stage
+from tutor.trace import Outcome, RecipientResult, Side, Stage
 from tutor.world.context import WorldContext
 from tutor.world.network import NotInWorldError, Service
 from tutor.world.sender.client import SmtpClient, SmtpError
@@ -168,15 +168,7 @@ class Relay:
         return decided
 
     def note(self, text: str, *, level: str = "info") -> None:
-        self.ctx.publish(
-            Note(
-                host=self.host.name,
-                stage=Stage.QUEUE,
-                side=Side.CLIENT,
-                text=text,
-                level=NoteLevel(level),
-            )
-        )
+        self.ctx.note(text, host=self.host.name, stage=Stage.QUEUE, side=Side.CLIENT, level=level)
 
 
 class GatewayHandler(ReceiverHandler):

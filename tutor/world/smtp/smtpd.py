@@ -5,12 +5,13 @@ server (submission.py). aiosmtpd keeps the state machine; this subclass adds thr
 
 * **The trace.** Every line the client sent (exact bytes, CRLF included), every reply line the
   server wrote, the DATA payload as one event, the TCP open/close and the TLS handshake are
-  published as server-side events. Reads are observed through a thin wrapper around aiosmtpd's
-  StreamReader, so what is recorded is exactly what the parser consumed.
+  published as server-side events. Reads are observed through the adapter's ``tap_read``
+  (aiosmtpd_adapter.py), so what is recorded is exactly what the parser consumed.
 * **Postfix's words.** aiosmtpd's own reply texts differ from Postfix's and often lack the
-  RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``) and adds the code
-  every reply carries once ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and
-  the HELO/EHLO replies), so learners see the replies a real MTA sends.
+  RFC 3463 enhanced status code. ``push`` rewrites them (``postfix_reply``; the texts are in
+  tutor/data/postfix_replies.toml) and adds the code every reply carries once
+  ENHANCEDSTATUSCODES is advertised (RFC 2034: all but the greeting and the HELO/EHLO
+  replies), so learners see the replies a real MTA sends.
 * **Bad input.** A line with a NUL byte or invalid UTF-8 is answered 500 the way Postfix does,
   and the session carries on.
 
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
+from aiosmtpd.smtp import MISSING, Envelope, TLSSetupException
 
 from tutor.smtp_keys import smtp_line_key
 from tutor.trace import (
@@ -56,6 +57,8 @@ from tutor.world.context import WorldContext
 from tutor.world.maillog.records import Peer as LogPeer
 from tutor.world.network import Service, ensure_loopback
 from tutor.world.sender.client import describe_certificate
+from tutor.world.smtp.aiosmtpd_adapter import QuietSession, SMTPAdapter
+from tutor.world.smtp.postfix_replies import postfix_reply
 from tutor.world.smtp.smtpd_log import SmtpdSessionLog
 
 # aiosmtpd logs to "mail.log"; without a handler Python's last-resort handler would print its
@@ -74,104 +77,6 @@ FORBIDDEN_COMMANDS = frozenset({"CONNECT", "GET", "POST"})
 _HEADER_LIKE = re.compile(r"^[!-9;-~]+:$")
 
 
-# --------------------------------------------------------------------------- Postfix replies
-
-# aiosmtpd reply text (exact, or a regex when it embeds a value) -> Postfix's reply.
-# "{host}" is filled in with the server's host name.
-_EXACT_REPLIES: dict[str, str] = {
-    "250 OK": "250 2.0.0 Ok",  # NOOP, RSET; MAIL and RCPT are special-cased below
-    "221 Bye": "221 2.0.0 Bye",
-    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
-    "500 Error: bad syntax": "500 5.5.2 Error: bad syntax",
-    "500 Command line too long": "500 5.5.2 Error: line too long",
-    "503 Error: send HELO first": "503 5.5.1 Error: send HELO/EHLO first",
-    "503 Error: send EHLO first": "503 5.5.1 Error: send HELO/EHLO first",
-    "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
-    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
-    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
-    "503 Already authenticated": "503 5.5.1 Error: already authenticated",
-    "501 Not enough value": "501 5.5.4 Syntax: AUTH mechanism",
-    "501 Too many values": "501 5.5.4 Syntax: AUTH mechanism",
-    "501 5.7.0 Auth aborted": "501 5.7.0 Authentication aborted",
-    "535 5.7.8 Authentication credentials invalid": (
-        "535 5.7.8 Error: authentication failed: authentication failure"
-    ),
-    "501 Syntax: QUIT": "501 5.5.4 Syntax: QUIT",
-    "501 Syntax: RSET": "501 5.5.4 Syntax: RSET",
-    "501 Syntax: DATA": "501 5.5.4 Syntax: DATA",
-    "501 Syntax: STARTTLS": "501 5.5.4 Syntax: STARTTLS",
-    "530 Must issue a STARTTLS command first": "530 5.7.0 Must issue a STARTTLS command first",
-    "552 Error: message size exceeds fixed maximum message size": (
-        "552 5.3.4 Message size exceeds fixed limit"
-    ),
-    "552 Error: Too much mail data": "552 5.3.4 Message size exceeds fixed limit",
-    "502 5.5.1 Too many unrecognized commands, goodbye.": "421 4.7.0 {host} Error: too many errors",
-    "502 EXPN not implemented": "502 5.5.2 Error: command not recognized",
-}
-_NOT_RECOGNIZED = "502 5.5.2 Error: command not recognized"
-_PATTERN_REPLIES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^500 Error: command [\"'].*[\"'] not recognized$"), _NOT_RECOGNIZED),
-    (re.compile(r"^501 Syntax: MAIL FROM: <address>.*$"), "501 5.5.4 Syntax: MAIL FROM:<address>"),
-    (re.compile(r"^501 Syntax: RCPT TO: <address>.*$"), "501 5.5.4 Syntax: RCPT TO:<address>"),
-)
-_BY_COMMAND: dict[tuple[str, str], str] = {
-    ("250 OK", "MAIL"): "250 2.1.0 Ok",
-    ("250 OK", "RCPT"): "250 2.1.5 Ok",
-    ("553 5.1.3 Error: malformed address", "MAIL"): "501 5.1.7 Bad sender address syntax",
-    ("553 5.1.3 Error: malformed address", "RCPT"): "501 5.1.3 Bad recipient address syntax",
-}
-# Fallback when a reply has no enhanced code yet (RFC 3463 classes, Postfix's choices).
-_ENHANCED_BY_CODE: dict[int, str] = {
-    220: "2.0.0",
-    221: "2.0.0",
-    235: "2.7.0",
-    250: "2.0.0",
-    252: "2.0.0",
-    421: "4.3.0",
-    450: "4.3.0",
-    451: "4.3.0",
-    452: "4.5.3",
-    454: "4.7.0",
-    500: "5.5.2",
-    501: "5.5.4",
-    502: "5.5.1",
-    503: "5.5.1",
-    504: "5.5.4",
-    530: "5.7.0",
-    535: "5.7.8",
-    550: "5.0.0",
-    552: "5.3.4",
-    553: "5.1.3",
-    554: "5.5.1",
-    555: "5.5.4",
-}
-_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
-
-
-def postfix_reply(reply: str, command: str, host: str, *, greeting: bool = False) -> str:
-    """The reply Postfix would send where aiosmtpd wants to send ``reply``.
-
-    ``command`` is the verb being answered (upper case). Replies to HELO/EHLO, the
-    greeting and 3xx intermediate replies carry no enhanced code (RFC 2034 §3); every other
-    2xx/4xx/5xx reply gets one.
-    """
-    rewritten = _BY_COMMAND.get((reply, command)) or _EXACT_REPLIES.get(reply)
-    if rewritten is None:
-        for pattern, replacement in _PATTERN_REPLIES:
-            if pattern.match(reply):
-                rewritten = replacement
-                break
-    reply = (rewritten or reply).replace("{host}", host)
-    if greeting or command in ("EHLO", "HELO") or _HAS_ENHANCED.match(reply):
-        return reply
-    code = reply[:3]
-    if not code.isdigit() or code[0] not in "245":
-        return reply
-    enhanced = _ENHANCED_BY_CODE.get(int(code), f"{code[0]}.0.0")
-    separator, text = reply[3:4], reply[4:]
-    return f"{code}{separator or ' '}{enhanced}{' ' + text if text else ''}"
-
-
 # --------------------------------------------------------------------------- sessions
 
 
@@ -188,7 +93,7 @@ class Peer:
         return not self.name.startswith("[")
 
 
-class TracedSession(Session):
+class TracedSession(QuietSession):
     """aiosmtpd's Session plus what our handlers and policies need to know about the client."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, trace_id: str, client: Peer) -> None:
@@ -200,16 +105,6 @@ class TracedSession(Session):
         self.tls_cipher = ""
         self.auth_user = ""
         self.log: SmtpdSessionLog | None = None  # the server's mail log of this session
-
-    # aiosmtpd sets login_data on every successful AUTH and logs a deprecation warning each
-    # time; the warning is about aiosmtpd's API, not something a learner should see.
-    @property
-    def login_data(self) -> Any:
-        return self._login_data
-
-    @login_data.setter
-    def login_data(self, value: Any) -> None:
-        self._login_data = value
 
 
 class TracedEnvelope(Envelope):
@@ -282,39 +177,6 @@ class _Reading(enum.Enum):
     PAYLOAD = enum.auto()  # message content after 354, up to CRLF.CRLF
 
 
-class _TappedReader:
-    """aiosmtpd's StreamReader with every returned chunk shown to ``tap`` first.
-
-    ``tap`` may hand back different bytes: that is how a line aiosmtpd would misparse (NUL,
-    invalid UTF-8) is turned into one it rejects with 500, since aiosmtpd has no pre-parse hook.
-    Attribute access falls through so aiosmtpd's own use of ``_buffer``/``_transport`` works.
-    """
-
-    def __init__(self, inner: asyncio.StreamReader, tap: Callable[[bytes], bytes]) -> None:
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "_tap", tap)
-
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:
-        try:
-            data = await self._inner.readuntil(separator)
-        except asyncio.IncompleteReadError as exc:
-            self._tap(exc.partial)
-            raise
-        return self._tap(data)
-
-    async def readline(self) -> bytes:
-        return self._tap(await self._inner.readline())
-
-    async def read(self, n: int = -1) -> bytes:
-        return self._tap(await self._inner.read(n))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._inner, name, value)
-
-
 # --------------------------------------------------------------------------- TLS facts
 
 _SNI: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -338,7 +200,7 @@ def record_sni(context: ssl.SSLContext) -> None:
 # --------------------------------------------------------------------------- the protocol
 
 
-class TracedSMTP(SMTP):
+class TracedSMTP(SMTPAdapter):
     """aiosmtpd's SMTP protocol, traced and speaking Postfix's replies (see module docstring)."""
 
     AuthLoginUsernameChallenge = "Username:"  # what Cyrus/Dovecot send (aiosmtpd: "User Name\0")
@@ -363,7 +225,7 @@ class TracedSMTP(SMTP):
         self.ctx = ctx
         self.host_name = host_name
         self.implicit_tls = implicit_tls
-        self.auth_enabled = auth_enabled
+        self.offers_auth = auth_enabled  # not auth_*: aiosmtpd would list it as a mechanism
         self.trace_id = ""
         self.peer = Peer(f"[{host_name}]", "", 0)
         self.local = ("", 0)
@@ -379,11 +241,12 @@ class TracedSMTP(SMTP):
         self._close_reason = ""
         self._close_published = False
         self.log: SmtpdSessionLog | None = None
+        self.from_outside = True  # until the peer is known to be a world client
 
     # ------------------------------------------------------------------ connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        starttls_done = self._original_transport is not None and self.transport is not None
+        starttls_done = self.starttls_done()
         if not starttls_done:
             self._identify(transport)
         # After STARTTLS, or on an implicit-TLS port, everything from here on is encrypted.
@@ -410,7 +273,8 @@ class TracedSMTP(SMTP):
         peer_key = (peername[0], int(peername[1]))
         world_session = self.ctx.plan.session_of_peer(peer_key)
         self.trace_id = world_session or self.ctx.new_session_id()
-        if not world_session:  # a learner's nc or swaks, or any client outside the world
+        self.from_outside = not world_session
+        if self.from_outside:  # a learner's nc or swaks, or any client outside the world
             self.ctx.outside_sessions.append(self.trace_id)
         name, address = self.ctx.plan.identify_peer((peername[0], peername[1]))
         self.peer = Peer(name, address, int(peername[1]))
@@ -444,7 +308,7 @@ class TracedSMTP(SMTP):
         except KeyError:
             return self.local[0]
 
-    def _create_session(self) -> TracedSession:
+    def new_session(self) -> TracedSession:
         session = TracedSession(self.loop, self.trace_id, self.peer)
         session.encrypted = self._encrypted
         session.log = self.log
@@ -453,14 +317,8 @@ class TracedSMTP(SMTP):
             session.tls_version, session.tls_cipher = old.tls_version, old.tls_cipher
         return session
 
-    def _create_envelope(self) -> TracedEnvelope:
+    def new_envelope(self) -> TracedEnvelope:
         return TracedEnvelope()
-
-    def _cb_client_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        super()._cb_client_connected(reader, writer)
-        self._reader = _TappedReader(reader, self._tap)  # type: ignore[assignment]
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._pending:
@@ -484,16 +342,21 @@ class TracedSMTP(SMTP):
                 self.log.closed(close.time)
         super().connection_lost(error)
 
-    def _timeout_cb(self) -> None:
+    def idle_timeout_applies(self) -> bool:
+        """A world client waiting at the step gate is the learner reading, not a dead peer:
+        while the run is stepped, only clients from outside the world (a learner's nc) can
+        time out (world time stands still; so does the world's patience)."""
+        return self.from_outside or self.ctx.gate.is_open
+
+    def on_idle_timeout(self) -> None:
         # Postfix says goodbye before hanging up on an idle client; aiosmtpd just closes.
         if self.transport is not None and not self.transport.is_closing():
             self._write_reply(f"421 4.4.2 {self.host_name} Error: timeout exceeded")
             self._close_reason = "timeout"
-        super()._timeout_cb()
 
     # ------------------------------------------------------------------ reading
 
-    def _tap(self, chunk: bytes) -> bytes:
+    def tap_read(self, chunk: bytes) -> bytes:
         """See each chunk aiosmtpd reads; publish complete lines; maybe substitute a bad line."""
         if not chunk:
             return chunk
@@ -557,7 +420,7 @@ class TracedSMTP(SMTP):
         greeting = not self._greeted
         if greeting:
             self._greeted = True
-            override = await self._call_handler_hook("CONNECT")
+            override = await self.call_handler_hook("CONNECT")
             if isinstance(override, str) and override[:1] in ("4", "5"):
                 await self._send_and_hang_up(override, f"greeted with {override[:3]}")
                 return
@@ -579,7 +442,7 @@ class TracedSMTP(SMTP):
             self._hang_up()
         elif text.startswith("221"):
             self._close_reason = "QUIT"
-        await self._writer.drain()
+        await self.writer.drain()
 
     def _command_is_forbidden(self, text: str) -> bool:
         """Postfix hangs up on HTTP verbs and header lines typed as commands (smtpd_forbid_cmds)."""
@@ -600,20 +463,31 @@ class TracedSMTP(SMTP):
                 explain=smtp_line_key(Direction.SERVER_TO_CLIENT, data),
             )
         )
-        self._writer.write(data)
+        self.writer.write(data)
         if self.log is not None:
             self.log.replied(text, line.time)
+
+    def shut_down(self) -> None:
+        """The world is stopping (Ctrl-C, SIGTERM): say 421 first, then close (RFC 5321
+        §3.8: a server that must close a session tells the client why with a 421)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._greeted:
+            self._write_reply(
+                f"421 4.3.2 {self.host_name} Service shutting down, closing transmission channel"
+            )
+        self._close_reason = self._close_reason or "server shutting down"
+        self.transport.close()
 
     async def _send_and_hang_up(self, text: str, reason: str) -> None:
         self._write_reply(text)
         self._close_reason = reason
-        await self._writer.drain()
+        await self.writer.drain()
         self._hang_up()
 
     def _hang_up(self) -> None:
         # The same way aiosmtpd ends a session after QUIT: stop the loop, close (after flushing).
-        if self._handler_coroutine is not None:
-            self._handler_coroutine.cancel()
+        self.cancel_handler()
         if self.transport is not None:
             self.transport.close()
 
@@ -623,7 +497,7 @@ class TracedSMTP(SMTP):
         if not hostname:
             await self.push("501 Syntax: EHLO hostname")
             return
-        self._set_rset_state()
+        self.reset_transaction()
         assert self.session is not None
         self.session.extended_smtp = True
         self.session.host_name = hostname
@@ -631,14 +505,21 @@ class TracedSMTP(SMTP):
         for line in self.ehlo_lines():
             await self.push(line)
 
+    @property
+    def verifies(self) -> bool:
+        """True when VRFY is carried out here (the handler can check a recipient)."""
+        return hasattr(self.event_handler, "handle_VRFY")
+
     def ehlo_lines(self) -> list[str]:
         """The EHLO reply, keywords in Postfix's order (PIPELINING first, SMTPUTF8 last)."""
         keywords = ["PIPELINING"]
         keywords.append(f"SIZE {self.data_size_limit}" if self.data_size_limit else "SIZE")
+        if self.verifies:
+            keywords.append("VRFY")  # Postfix lists it unless disable_vrfy_command = yes
         if self.tls_context and not self._encrypted:
             keywords.append("STARTTLS")
-        if self.auth_enabled and (self._encrypted or not self._auth_require_tls):
-            mechanisms = sorted(self._auth_methods, key=lambda m: (m != "PLAIN", m))
+        if self.offers_auth and (self._encrypted or not self.requires_tls_for_auth):
+            mechanisms = sorted(self.sasl_mechanisms, key=lambda m: (m != "PLAIN", m))
             keywords.append("AUTH " + " ".join(mechanisms))
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8"]
         lines = [self.host_name, *keywords]
@@ -676,7 +557,7 @@ class TracedSMTP(SMTP):
 
     async def smtp_AUTH(self, arg: str) -> None:
         assert self.envelope is not None
-        if not self.auth_enabled:
+        if not self.offers_auth:
             await self.push("503 5.5.1 Error: authentication not enabled")
             return
         if self.envelope.mail_from:
@@ -693,11 +574,40 @@ class TracedSMTP(SMTP):
         await super().smtp_DATA(arg)
 
     async def smtp_VRFY(self, arg: str) -> None:
-        # disable_vrfy_command=yes: VRFY would let anyone harvest the user list.
-        await self.push("502 5.5.1 VRFY command is disabled")
+        """Postfix's vrfy_cmd with its default disable_vrfy_command = no: the recipient
+        checks of RCPT TO (550 5.1.1 for an unknown user), else 252 with the argument as the
+        client gave it. A server whose handler cannot verify (submission) answers as Postfix
+        with disable_vrfy_command = yes."""
+        verify = getattr(self.event_handler, "handle_VRFY", None)
+        if verify is None:
+            await self.push("502 5.5.1 VRFY command is disabled")
+            return
+        arg = arg or ""
+        if not arg.strip():
+            await self.push("501 5.5.4 Syntax: VRFY address [SMTPUTF8]")
+            return
+        address = _vrfy_address(arg)
+        if address is None:
+            await self.push("501 5.1.3 Bad recipient address syntax")
+            return
+        await self.push(await verify(self, self.session, self.envelope, address, arg.strip()))
 
     async def smtp_HELP(self, arg: str) -> None:
-        await self.push("502 5.5.2 Error: command not recognized")
+        # Postfix 3.9 and later (smtpd.c help_cmd): the implemented commands, sorted, whatever
+        # the argument. Postfix also lists BDAT, ETRN, XCLIENT and XFORWARD, which this world
+        # does not implement (a listed command must not lead to 500/502).
+        await self.push("214 2.0.0 Commands: " + " ".join(sorted(self.implemented_commands())))
+
+    def implemented_commands(self) -> set[str]:
+        """The commands this server really carries out, for HELP."""
+        commands = {"DATA", "EHLO", "HELO", "HELP", "MAIL", "NOOP", "QUIT", "RCPT", "RSET"}
+        if self.verifies:
+            commands.add("VRFY")
+        if self.tls_context:
+            commands.add("STARTTLS")
+        if self.offers_auth:
+            commands.add("AUTH")
+        return commands
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):
@@ -758,6 +668,19 @@ class TracedSMTP(SMTP):
         return self.ctx.publish(
             event_with(event, host=self.host_name, session=self.trace_id, side=Side.SERVER)
         )
+
+
+def _vrfy_address(arg: str) -> str | None:
+    """The address a VRFY argument names ("bob@x" or "<bob@x>", as Postfix's extract_addr
+    takes it), or None when it does not parse."""
+    text = arg.strip()
+    if text.upper().endswith(" SMTPUTF8"):
+        text = text[: -len(" SMTPUTF8")].rstrip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    if not text or any(c.isspace() or c in "<>" for c in text) or text.count("@") > 1:
+        return None
+    return text
 
 
 def _line_problem(line: bytes) -> str:
@@ -845,9 +768,7 @@ class Listener:
         self._socket = None  # the server owns it now and closes it
         self._server.close()
         for protocol in list(self._live):
-            if protocol.transport is not None:
-                protocol._close_reason = protocol._close_reason or "server shutting down"
-                protocol.transport.close()
+            protocol.shut_down()
         await self._server.wait_closed()
         self._server = None
         await asyncio.sleep(0)  # let connection_lost callbacks run before the loop moves on

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tutor.trace import Delivery, Note, NoteLevel, Stage
+from tutor.trace import Delivery, NoteLevel, Stage
 from tutor.world.maillog.records import (
     CleanupMessageId,
     LogRecord,
@@ -197,13 +197,8 @@ class SmtpdSessionLog:
         try:
             self.ctx.maillog.log(record, host=self.host, session=self.session, time=time)
         except Exception as exc:  # a log line must never break the server that logs it
-            self.ctx.publish(
-                Note(
-                    host=self.host,
-                    stage=Stage.QUEUE,
-                    level=NoteLevel.ERROR,
-                    text=f"maillog: {exc!r}",
-                )
+            self.ctx.note(
+                f"maillog: {exc!r}", host=self.host, stage=Stage.QUEUE, level=NoteLevel.ERROR
             )
 
 

@@ -30,7 +30,7 @@ from aiosmtpd.smtp import AuthResult as SmtpdAuthResult
 from aiosmtpd.smtp import LoginPassword
 
 from tutor.scenario import HostSpec, Scenario
-from tutor.trace import AuthResult, Side, Stage
+from tutor.trace import AuthResult, Side, Stage, printable
 from tutor.world.context import WorldContext
 from tutor.world.queue.ids import new_queue_id
 from tutor.world.smtp.smtpd import (
@@ -93,7 +93,7 @@ class SubmissionHandler:
                 session=session.trace_id,
                 side=Side.SERVER,
                 mechanism=mechanism,
-                username=login,
+                username=printable(login),  # the user name is the client's text
                 ok=ok,
             )
         )
@@ -112,8 +112,9 @@ class SubmissionHandler:
         rcpt_options: list[str],
     ) -> str:
         # An authenticated user may send anywhere (permit_sasl_authenticated).
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
+        if address.lower() not in (r.lower() for r in envelope.rcpt_tos):  # cleanup dedups
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(

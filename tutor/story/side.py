@@ -6,7 +6,7 @@ from what the trace states, in one place for every view:
 
 * a connection's records pair by (session, kind, direction, n-th occurrence): the 3rd line the
   client sent in session s2 is the 3rd line the server received in s2 (both ends share the
-  session id; see ``tutor.story.sessions``);
+  session id; see ``tutor.story.session``);
 * DNS records pair by the question and the DNS message id that both ends see (kind, name,
   type, id, n-th occurrence); an answer from the resolver's cache has no server side.
 
@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from tutor.story.sessions import CONNECTION_RECORDS, SessionBook, session_book
+from tutor.story.session import CONNECTION_RECORDS, SessionBook, session_book
 from tutor.trace import DnsAnswer, DnsQuery, Event, Side, SmtpLine
 
 # Every kind of record both ends of a step make.

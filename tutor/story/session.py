@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tutor.story._records import value_of
 from tutor.trace import (
     AuthResult,
     Direction,
@@ -66,20 +65,35 @@ class Session:
         return {Side.CLIENT, Side.SERVER} <= self.sides
 
 
-@dataclass
 class _Record:
-    """What the book knows of one connection so far (mutable while folding)."""
+    """What the book knows of one connection so far (mutable while folding).
 
-    order: int
-    client: str = ""
-    server: str = ""
-    named_by_client: bool = False
-    sides: set[Side] = field(default_factory=set)
-    started: float = 0.0
-    ended: float = 0.0
-    connected: bool = False
-    first_line: tuple[Direction, bytes, str, str] | None = None
-    events: list[Event] = field(default_factory=list)
+    A plain class: every `run --plain` imports this module, and a dataclass costs about a
+    millisecond to define.
+    """
+
+    __slots__ = (
+        "client",
+        "connected",
+        "ended",
+        "events",
+        "first_line",
+        "named_by_client",
+        "order",
+        "server",
+        "sides",
+        "started",
+    )
+
+    def __init__(self, order: int, started: float) -> None:
+        self.order = order
+        self.client = self.server = ""
+        self.named_by_client = False
+        self.sides: set[Side] = set()
+        self.started = self.ended = started
+        self.connected = False
+        self.first_line: tuple[Direction, bytes, str, str] | None = None
+        self.events: list[Event] = []
 
 
 def _peer_names(event: Event) -> tuple[str, str]:
@@ -120,7 +134,7 @@ class SessionBook:
 
     def add(self, event: Event) -> None:
         if isinstance(event, ScenarioStarted):
-            self._world_addresses = {str(value_of(h, "address")) for h in event.hosts} - {""}
+            self._world_addresses = {h.address for h in event.hosts if h.address}
             return
         if not event.session:
             return
@@ -146,7 +160,7 @@ class SessionBook:
     def _record(self, connection: str, event: Event) -> _Record:
         record = self._records.get(connection)
         if record is None:
-            record = self._records[connection] = _Record(len(self._records), started=event.time)
+            record = self._records[connection] = _Record(len(self._records), event.time)
         return record
 
     def _note_ends(self, event: TcpConnect) -> None:

@@ -12,9 +12,17 @@ after it, and whether the message then left the queue.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from tutor.trace import Bounce, Event, Outcome, QueueChange, RecipientResult
+from tutor.trace import (
+    Bounce,
+    BounceAction,
+    Event,
+    Outcome,
+    QueueChange,
+    QueueState,
+    RecipientResult,
+)
 
 RECOVERED = "recovered after restart"  # the reason the queue gives for a re-activation
 
@@ -23,7 +31,7 @@ RECOVERED = "recovered after restart"  # the reason the queue gives for a re-act
 class DsnSent:
     """A DSN generated after an attempt: a delay warning or a non-delivery report."""
 
-    action: str  # delayed | failed
+    action: BounceAction
     dsn_queue_id: str
     seq: int
 
@@ -54,17 +62,22 @@ class Timeline:
         return len(self.attempts) > 1
 
 
-@dataclass
+# The two builders below are plain classes, not dataclasses: every `run --plain` imports this
+# module, and a dataclass costs about a millisecond to define.
+
+
 class _OpenAttempt:
     """An attempt while the fold still adds to it."""
 
-    number: int
-    at: float
-    results: list[RecipientResult] = field(default_factory=list)
-    deferred_at: float | None = None
-    next_at: float | None = None
-    dsns: list[DsnSent] = field(default_factory=list)
-    left_queue: bool = False
+    __slots__ = ("at", "deferred_at", "dsns", "left_queue", "next_at", "number", "results")
+
+    def __init__(self, number: int, at: float) -> None:
+        self.number, self.at = number, at
+        self.results: list[RecipientResult] = []
+        self.deferred_at: float | None = None
+        self.next_at: float | None = None
+        self.dsns: list[DsnSent] = []
+        self.left_queue = False
 
     def freeze(self) -> Attempt:
         return Attempt(
@@ -78,11 +91,12 @@ class _OpenAttempt:
         )
 
 
-@dataclass
 class _OpenTimeline:
-    queue_id: str
-    arrival: float
-    attempts: list[_OpenAttempt] = field(default_factory=list)
+    __slots__ = ("arrival", "attempts", "queue_id")
+
+    def __init__(self, queue_id: str, arrival: float) -> None:
+        self.queue_id, self.arrival = queue_id, arrival
+        self.attempts: list[_OpenAttempt] = []
 
     def freeze(self) -> Timeline:
         return Timeline(self.queue_id, self.arrival, tuple(a.freeze() for a in self.attempts))
@@ -94,19 +108,19 @@ def build_timelines(events: Iterable[Event]) -> list[Timeline]:
     for event in events:
         if isinstance(event, QueueChange):
             line = building.get(event.queue_id)
-            state = str(event.state)
-            if state == "incoming" and line is None:
+            state = event.state
+            if state == QueueState.INCOMING and line is None:
                 building[event.queue_id] = _OpenTimeline(event.queue_id, event.time)
             elif line is None:
                 continue
-            elif state == "active" and event.reason != RECOVERED:
+            elif state == QueueState.ACTIVE and event.reason != RECOVERED:
                 line.attempts.append(_OpenAttempt(len(line.attempts) + 1, event.time))
             elif not line.attempts:
                 continue
-            elif state == "deferred":
+            elif state == QueueState.DEFERRED:
                 line.attempts[-1].deferred_at = event.time
                 line.attempts[-1].next_at = event.next_attempt
-            elif state == "removed":
+            elif state == QueueState.REMOVED:
                 line.attempts[-1].left_queue = True
         elif isinstance(event, RecipientResult | Bounce):
             line = building.get(event.queue_id)
@@ -115,7 +129,7 @@ def build_timelines(events: Iterable[Event]) -> list[Timeline]:
             if isinstance(event, RecipientResult):
                 line.attempts[-1].results.append(event)
             else:
-                dsn = DsnSent(str(event.action), event.dsn_queue_id, event.seq)
+                dsn = DsnSent(event.action, event.dsn_queue_id, event.seq)
                 line.attempts[-1].dsns.append(dsn)
     return [line.freeze() for line in building.values()]
 
@@ -141,7 +155,7 @@ def retry_gaps(events: Iterable[Event]) -> tuple[RetryGap, ...]:
     gaps = []
     for timeline in build_timelines(events):
         for attempt, following in zip(timeline.attempts, timeline.attempts[1:], strict=False):
-            deferred = [r for r in attempt.results if str(r.outcome) == Outcome.DEFERRED]
+            deferred = [r for r in attempt.results if r.outcome == Outcome.DEFERRED]
             if not deferred and attempt.deferred_at is None:
                 continue
             failed_at = deferred[0].time if deferred else attempt.deferred_at

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tutor.story.sessions import session_book
+from tutor.story.session import session_book
 from tutor.trace import Direction, Event, Side, SmtpLine
 
 _CONTINUED = re.compile(r"^\d{3}-")  # "250-PIPELINING": more lines of this reply follow

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tutor.story.sessions import sessions
+from tutor.story.session import sessions
 from tutor.trace import Event, PolicyVerdict, Stage
 
 
