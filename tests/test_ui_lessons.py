@@ -271,6 +271,7 @@ def test_a_first_time_learner_is_told_to_start_with_lesson_one() -> None:
     assert found is not None and found.kind is SuggestionKind.START
     assert found.words == "Start here: The journey of one email"
     assert rows[1].missing == ("The journey of one email",)  # advised, not locked
+    assert rows[1].summary() == "not started · 25 min · suggested first: lesson 1"
 
 
 def test_a_returning_learner_continues_where_they_stopped_then_goes_on_to_the_next() -> None:

@@ -48,6 +48,7 @@ class LessonRow:
     best: float | None  # best finished score, 0..1
     position: str  # where the learner stopped ("" at the start)
     missing: tuple[str, ...]  # titles of prerequisites not done yet
+    missing_numbers: tuple[str, ...] = ()  # the same, as their numbers in the course
 
     @property
     def position_words(self) -> str:
@@ -61,18 +62,21 @@ class LessonRow:
         if self.best is not None:
             parts.append(f"best {round(100 * self.best)}%")
         parts.append(f"{self.lesson.minutes} min")
-        if self.missing:
-            parts.append("suggested first: " + ", ".join(self.missing))
+        if self.missing_numbers:
+            plural = "s" if len(self.missing_numbers) > 1 else ""
+            parts.append(f"suggested first: lesson{plural} " + ", ".join(self.missing_numbers))
         return " · ".join(parts)
 
 
 def course_rows(lessons: Sequence[Lesson], progress: Progress) -> list[LessonRow]:
     titles = {lesson.id: lesson.title for lesson in lessons}
+    numbers = {lesson.id: str(number) for number, lesson in enumerate(lessons, start=1)}
     done = {lid for lid, record in progress.lessons.items() if record.done}
     rows = []
     for number, lesson in enumerate(lessons, start=1):
         record = progress.lessons.get(lesson.id)
-        missing = tuple(titles.get(p, p) for p in lesson.prerequisites if p not in done)
+        wanted = [p for p in lesson.prerequisites if p not in done]
+        missing = tuple(titles.get(p, p) for p in wanted)
         rows.append(
             LessonRow(
                 number=number,
@@ -81,6 +85,7 @@ def course_rows(lessons: Sequence[Lesson], progress: Progress) -> list[LessonRow
                 best=record.best_score if record else None,
                 position=record.position if record else "",
                 missing=missing,
+                missing_numbers=tuple(numbers.get(p, p) for p in wanted),
             )
         )
     return rows

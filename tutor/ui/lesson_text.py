@@ -98,15 +98,24 @@ def heading(flow: LessonFlow) -> Text:
 
 
 def intro(lesson: Lesson) -> Text:
+    """Before the first stop: what the lesson is, how to go on, then what it teaches (the
+    way on comes before the list, so a short pane still shows it)."""
     text = Text()
     if lesson.summary:
-        text.append(lesson.summary + "\n")
-    if lesson.objectives:
-        text.append("You will: " + "; ".join(lesson.objectives) + ".\n")
+        text.append(" ".join(lesson.summary.split()) + "\n")
     text.append("space", style="bold").append(
         " steps through the real run; the tutor stops where there is something to say."
     )
+    if lesson.objectives:
+        text.append("\nYou will:", style="bold")
+        for objective in lesson.objectives:
+            text.append(f"\n  • {' '.join(objective.split())}")
     return text
+
+
+def objectives_line(lesson: Lesson) -> str:
+    """The objectives in one sentence: "You will: a; b; c." """
+    return "You will: " + "; ".join(o.strip().rstrip(".") for o in lesson.objectives) + "."
 
 
 def narration_text(flow: LessonFlow) -> Text:

@@ -17,6 +17,7 @@ from textual.widgets import Button, Footer, Header, Label, OptionList, Static
 from tutor.learn.lesson import Lesson
 from tutor.learn.progress import Progress
 from tutor.ui.course import LessonRow, Suggestion, course_rows, suggestion
+from tutor.ui.lesson_text import objectives_line
 from tutor.ui.widgets.start.lesson_list import LessonList
 
 
@@ -28,7 +29,7 @@ def about(row: LessonRow | None) -> Text:
     lesson = row.lesson
     text.append(lesson.summary or lesson.title)
     if lesson.objectives:
-        text.append("\nYou will: " + "; ".join(lesson.objectives) + ".")
+        text.append("\n" + objectives_line(lesson))
     text.append(
         f"\n{lesson.minutes} min ({lesson.minutes_teaching} teaching, "
         f"{lesson.minutes_exercises} exercises) · {len(lesson.questions)} questions"
