@@ -249,15 +249,18 @@ def _export(args: argparse.Namespace) -> int:
             raise UserError(f"{target}: cannot write: {exc.strerror}") from exc
     questions = bank.questions()
     from_runs = sum(q.origin is not None for q in questions)
-    made = f", {from_runs} of them made from a run" if from_runs else ""
+    made = f" ({from_runs} of them as asked on a run)" if from_runs else ""
     where = "standard output" if target is None else str(target)
     print(
-        f"Wrote {len(questions)} question{'s' if len(questions) != 1 else ''}{made} from "
-        f"{len(bank.lessons)} lesson{'s' if len(bank.lessons) != 1 else ''} to {where} as "
-        f"{FORMAT_NAMES[args.format]}.",
+        f"Wrote {_count(len(questions), 'question')} from {_count(len(bank.lessons), 'lesson')}"
+        f"{made} to {where} as {FORMAT_NAMES[args.format]}.",
         file=sys.stderr if target is None else sys.stdout,
     )
     return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _export_target(output: str | None, fmt: str) -> Path | None:

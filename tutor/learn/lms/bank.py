@@ -3,18 +3,20 @@
 A written question is exported as its lesson file gives it. A predict or a generated question
 only exists on a run — its answer is the reply that server really gave, its choices the hosts
 that run really had — so it is exported *as asked on one run*, and says which: a recorded
-trace (``--run FILE``, labelled a replay, with the scenario and when it was recorded) or a
-fresh run of the lesson's scenario made for the export. The questions are worked out by the
-same ``LessonEngine`` a learner's lesson uses, so the export asks what the tutor would have.
+trace (``--run FILE``, labelled a replay, with the scenario, the file and when it was
+recorded) or a fresh run of the lesson's scenario made for the export. The questions are
+worked out by the same ``LessonEngine`` a learner's lesson uses, so the export asks what the
+tutor would have.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tutor.clock import iso
 from tutor.errors import UserError
 from tutor.learn.engine import LessonEngine, StopKind
 from tutor.learn.lesson import Family, Lesson
@@ -28,10 +30,15 @@ class ExportError(UserError):
 
 @dataclass(frozen=True)
 class RunOrigin:
-    """The run that predict and generated questions were asked on."""
+    """The run that predict and generated questions were asked on.
+
+    ``when`` is wall-clock time, never the world's: a scenario may start its (simulated) clock
+    on a fixed morning. For a replay it is when the trace file was written, for a fresh run
+    when it was made.
+    """
 
     scenario: str
-    started: str  # ISO 8601 UTC: when the run began (for a replay, when it was recorded)
+    when: str  # "2025-03-03 09:41 UTC"
     what_ifs: tuple[str, ...] = ()
     recording: Path | None = None  # the trace file of a replay; None for a fresh run
 
@@ -48,14 +55,19 @@ class RunOrigin:
         """The sentence that heads every question asked on this run."""
         if self.recording is not None:
             return (
-                f"As asked on a replay of a recorded run of the {self.run} scenario "
-                f"(recorded {self.started}, {self.recording.name})."
+                f"As asked on a replay of a run of the {self.run} scenario, recorded in "
+                f"{self.recording.name} on {self.when}."
             )
-        return f"As asked on a fresh run of the {self.run} scenario ({self.started})."
+        return f"As asked on a fresh run of the {self.run} scenario, made on {self.when}."
 
     def tag(self) -> str:
         """A few words for a question's name: "replay of hello", "run of hello"."""
         return f"{'replay' if self.replay else 'run'} of {self.run}"
+
+
+def wall_clock(timestamp: float) -> str:
+    """A moment as a label gives it: "2025-03-03 09:41 UTC"."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,9 @@ def recorded_run(path: Path) -> RecordedRun:
     header, events = read_trace(path)
     if not header.scenario:
         raise ExportError(f"{path}: the trace header names no scenario")
-    return RecordedRun(RunOrigin(header.scenario, header.started, recording=path), tuple(events))
+    # The header's "started" is the world's clock; the file's time is when it was recorded.
+    when = wall_clock(path.stat().st_mtime)
+    return RecordedRun(RunOrigin(header.scenario, when, recording=path), tuple(events))
 
 
 def run_for(lesson: Lesson, recordings: Sequence[RecordedRun]) -> RecordedRun | None:
@@ -192,9 +206,9 @@ async def fresh_run(scenario: str, what_ifs: tuple[str, ...]) -> RecordedRun:
         raise ExportError(
             f"the run of {' + '.join([scenario, *what_ifs])} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    events = tuple(run.trace.events)
-    started = iso(events[0].time) if events else ""
-    return RecordedRun(RunOrigin(scenario, started, what_ifs), events)
+    return RecordedRun(
+        RunOrigin(scenario, wall_clock(time.time()), what_ifs), tuple(run.trace.events)
+    )
 
 
 async def gather(

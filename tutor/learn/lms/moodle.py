@@ -229,7 +229,7 @@ def _shortanswer(
     _value(element, "usecase", "0")  # the tutor ignores case too
     if answer.pattern:
         notes.append(
-            f"{exported.name}: the pattern {answer.pattern!r} cannot be written in a Moodle "
+            f'{exported.name}: the pattern "{answer.pattern}" cannot be written in a Moodle '
             f"short answer; only {', '.join(repr(a) for a in shortanswer_answers(answer))} "
             "will be accepted"
         )

@@ -456,7 +456,7 @@ def _text_entry(
         _sub(mapping, "mapEntry", {"mapKey": text, "mappedValue": "1", "caseSensitive": "false"})
     if answer.pattern:
         notes.append(
-            f"{exported.name}: the pattern {answer.pattern!r} is not exported to QTI; only "
+            f'{exported.name}: the pattern "{answer.pattern}" is not exported to QTI; only '
             f"{', '.join(repr(a) for a in accepted)} will be accepted"
         )
     add_paragraphs(body, [prompt], _make)
