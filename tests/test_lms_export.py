@@ -519,6 +519,19 @@ def test_the_command_writes_moodle_xml_to_standard_output_with_a_dash(tmp_path: 
     assert "Wrote" in result.stderr
 
 
+def test_the_output_is_a_file_a_folder_or_standard_output(tmp_path: Path) -> None:
+    from tutor.commands.lessons import _export_target
+    from tutor.errors import UserError
+
+    assert _export_target(str(tmp_path), "qti") == tmp_path / "smtp-tutor-questions-qti.zip"
+    assert _export_target(str(tmp_path / "a.xml"), "moodle") == tmp_path / "a.xml"
+    assert _export_target("-", "moodle") is None
+    with pytest.raises(UserError, match="no such folder"):
+        _export_target(str(tmp_path / "missing") + "/", "qti")
+    with pytest.raises(UserError, match="no such folder"):
+        _export_target(str(tmp_path / "missing" / "a.xml"), "moodle")
+
+
 # --------------------------------------------------------------------------- what does not fit
 
 

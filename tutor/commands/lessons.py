@@ -270,6 +270,8 @@ def _export_target(output: str | None, fmt: str) -> Path | None:
     path = Path(output) if output else Path.cwd()
     if path.is_dir():
         return path / EXPORT_NAMES[fmt]
+    if output and output.endswith(("/", "\\")):
+        raise UserError(f"{output}: no such folder")
     if not path.parent.is_dir():
         raise UserError(f"{path}: no such folder {path.parent}")
     return path
