@@ -181,7 +181,11 @@ def recorded_run(path: Path) -> RecordedRun:
 
 def run_for(lesson: Lesson, recordings: Sequence[RecordedRun]) -> RecordedRun | None:
     """The recording of the lesson's scenario among ``recordings`` (a clear error if none is)."""
-    matching = [r for r in recordings if r.origin.scenario == lesson.scenario]
+    from tutor.scenario import load_scenario
+
+    # A lesson may name its scenario by file; a trace names it as the scenario calls itself.
+    name = load_scenario(lesson.scenario).name
+    matching = [r for r in recordings if r.origin.scenario == name]
     if not matching:
         given = ", ".join(f"{r.origin.recording} (of {r.origin.scenario})" for r in recordings)
         raise ExportError(
