@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "export": "Write a run's transcript as text, HTML or SVG for slides and handouts.",
     "lesson": "Follow a lesson: its scenario's run, narrated, with questions (--plain: no TUI).",
     "quiz": "Answer only a lesson's questions (its run happens unshown).",
-    "lessons": "List the lessons (`lessons list`) or check lesson files (`lessons check`).",
+    "lessons": "List the lessons, check lesson files, or export their questions for an LMS.",
     "progress": "See, export, import or reset your progress in lessons and labs.",
     "lab": "Hands-on labs: start one, do the task with real clients, check it against real state.",
     "labs": "For teachers: validate every lab and run its authoring check.",

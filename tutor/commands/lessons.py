@@ -1,10 +1,12 @@
-"""`smtp-tutor lessons list|check`: the course in order, and a teacher's check of lesson files.
+"""`smtp-tutor lessons list|check|export`: the course, a teacher's check, and questions for an LMS.
 
 ``list`` shows every shipped lesson with its scenario, questions, minutes and (from this
 user's progress) whether it is done and its best score; ``--json`` prints the same as a list
 of objects. ``check`` runs tutor/learn/check.py over the files given (default: every shipped
 lesson): each problem is one ``FILE:LINE: problem`` line on stderr and the exit code is 2,
-otherwise one OK line per lesson.
+otherwise one OK line per lesson. ``export`` writes the lessons' questions as Moodle XML or a
+QTI 2.1 package (tutor/learn/lms): the written ones, and the run-made ones as asked on a
+recorded run (``--run``) or a fresh one; what a format cannot hold is said on stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from tutor.errors import UserError
 
 EXIT_PROBLEMS = 2
+EXPORT_NAMES = {"moodle": "smtp-tutor-questions.xml", "qti": "smtp-tutor-questions-qti.zip"}
+FORMAT_NAMES = {"moodle": "Moodle XML", "qti": "a QTI 2.1 package"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +51,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lesson files to check (default: every shipped lesson)",
     )
     check.set_defaults(lessons_handler=_check)
+    export = actions.add_parser(
+        "export",
+        help="write lesson questions as Moodle XML or a QTI 2.1 package",
+        description="Write the questions of lessons for a learning management system: every "
+        "written question, and the predict and generated ones as asked on a run — the trace "
+        "given with --run (recorded by `smtp-tutor run SCENARIO --plain --record FILE`), or a "
+        "fresh run of each lesson's scenario. Each run-made question says which run it was "
+        "asked on. Lessons stay authored in TOML; re-export after editing them.",
+    )
+    export.add_argument(
+        "--format", required=True, choices=("moodle", "qti"), help="Moodle XML or QTI 2.1 (zip)"
+    )
+    export.add_argument(
+        "lessons",
+        nargs="*",
+        metavar="ID",
+        help="lesson ids or lesson files (default: every shipped lesson)",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|DIR",
+        help=f"where to write (a folder gets {EXPORT_NAMES['moodle']} or "
+        f"{EXPORT_NAMES['qti']}; '-' is standard output; default: the current folder)",
+    )
+    export.add_argument(
+        "--run",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE.jsonl",
+        help="a recorded trace to take run-made questions from, one per scenario (repeatable)",
+    )
+    export.add_argument(
+        "--written-only",
+        action="store_true",
+        help="export only the written questions (no run)",
+    )
+    export.set_defaults(lessons_handler=_export)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -174,3 +217,61 @@ def _check(args: argparse.Namespace) -> int:
         )
         return EXIT_PROBLEMS
     return 0
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tutor.learn.lesson import load_lesson, load_lessons
+    from tutor.learn.lms.bank import gather, recorded_run
+    from tutor.learn.lms.moodle import moodle_xml
+    from tutor.learn.lms.qti import qti_package
+
+    if args.written_only and args.run:
+        raise UserError("--written-only runs nothing, so it takes no --run")
+    target = _export_target(args.output, args.format)
+    lessons = [load_lesson(name) for name in args.lessons] if args.lessons else load_lessons()
+    if not lessons:
+        raise UserError("no lessons to export")
+    recordings = [recorded_run(path) for path in args.run]
+    bank = asyncio.run(gather(lessons, recordings=recordings, written_only=args.written_only))
+    data, notes = (moodle_xml if args.format == "moodle" else qti_package)(bank)
+    for note in [*bank.notes, *notes]:
+        print(f"smtp-tutor lessons export: {note}", file=sys.stderr)
+    if target is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise UserError(f"{target}: cannot write: {exc.strerror}") from exc
+    questions = bank.questions()
+    from_runs = sum(q.origin is not None for q in questions)
+    made = f" ({from_runs} of them as asked on a run)" if from_runs else ""
+    where = "standard output" if target is None else str(target)
+    print(
+        f"Wrote {_count(len(questions), 'question')} from {_count(len(bank.lessons), 'lesson')}"
+        f"{made} to {where} as {FORMAT_NAMES[args.format]}.",
+        file=sys.stderr if target is None else sys.stdout,
+    )
+    return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _export_target(output: str | None, fmt: str) -> Path | None:
+    """The file to write (None: standard output); a folder gets the format's default name."""
+    if output == "-":
+        return None
+    path = Path(output) if output else Path.cwd()
+    if path.is_dir():
+        return path / EXPORT_NAMES[fmt]
+    if output and output.endswith(("/", "\\")):
+        raise UserError(f"{output}: no such folder")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: no such folder {path.parent}")
+    return path
