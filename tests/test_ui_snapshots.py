@@ -121,7 +121,11 @@ def steps(count: int):
         screen = await _run_screen(pilot)
         for _ in range(count):
             await screen.step_once()
+        # Panes refresh on the next turns (and some on a worker): let every one settle, or
+        # the snapshot catches a pane half way (the projector spotlight did, now and then).
         await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
 
     return run_before
 
