@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.binding import Binding
 
-from tutor.learn.lesson import Lesson, load_lesson
 from tutor.learn.progress import Progress, ProgressError, ProgressStore
 from tutor.scenario import Scenario
 from tutor.trace import Event
@@ -23,13 +22,13 @@ from tutor.ui.progress_writer import ProgressWriter
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from tutor.learn.lesson import Lesson
+    from tutor.ui.screens.lesson import LessonScreen
     from tutor.ui.screens.picker import PickerScreen
     from tutor.ui.screens.start import StartScreen
 
     PickerChosen = PickerScreen.Chosen
     LessonChosen = StartScreen.LessonChosen
-from tutor.ui.course import carried_scores, load_course
-from tutor.ui.screens.lesson import LessonScreen
 from tutor.ui.screens.run import RunScreen, RunSpec
 from tutor.ui.themes import THEMES, theme_for
 
@@ -138,6 +137,8 @@ class TutorApp(App[int]):
     def lessons(self) -> list[Lesson]:
         """The course: the lessons given, or the shipped ones (loaded once, when first asked)."""
         if self._lessons is None:
+            from tutor.ui.course import load_course  # lessons load when first shown
+
             self._lessons, self._lesson_problems = load_course()
         return self._lessons
 
@@ -162,6 +163,9 @@ class TutorApp(App[int]):
         """The lesson, continuing where the learner stopped if they did."""
         progress = self._load_progress()
         record = progress.lessons.get(lesson.id)
+        from tutor.ui.course import carried_scores
+        from tutor.ui.screens.lesson import LessonScreen  # only a lesson pays for its screens
+
         return LessonScreen(
             lesson,
             spec,
@@ -175,8 +179,8 @@ class TutorApp(App[int]):
         screen = self.run_screen
         if screen is not None:
             await screen.stop_run()
-        if isinstance(screen, LessonScreen):
-            screen.save_time()
+        if _is_lesson(screen):
+            screen.save_time()  # type: ignore[union-attr]
         await self.progress_writer.flush()
 
     async def on_start_screen_lesson_chosen(self, message: LessonChosen) -> None:
@@ -249,8 +253,8 @@ class TutorApp(App[int]):
     async def action_quit(self) -> None:
         """Quit once the learner's progress is on disk."""
         for screen in self.screen_stack:
-            if isinstance(screen, LessonScreen):
-                screen.save_time()
+            if _is_lesson(screen):
+                screen.save_time()  # type: ignore[attr-defined]
         await self.progress_writer.flush()
         self.exit()
 
@@ -290,7 +294,22 @@ def run_tui(
         replay_label=replay_label,
         keep=keep,
         record=record,
-        lesson=load_lesson(lesson) if lesson is not None else None,
+        lesson=_load_lesson(lesson) if lesson is not None else None,
     )
     result = app.run()
     return result if isinstance(result, int) else 0
+
+
+def _is_lesson(screen: object) -> bool:
+    """Whether ``screen`` is a lesson screen, without importing the lesson screens to ask
+    (a plain run must not pay for them at start-up)."""
+    import sys
+
+    module = sys.modules.get("tutor.ui.screens.lesson")
+    return module is not None and isinstance(screen, module.LessonScreen)
+
+
+def _load_lesson(lesson: str) -> Lesson:
+    from tutor.learn.lesson import load_lesson
+
+    return load_lesson(lesson)
