@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.binding import Binding
 
-from tutor.learn.progress import Progress, ProgressError, ProgressStore
 from tutor.scenario import Scenario
 from tutor.trace import Event
 from tutor.ui.commands import TutorCommands, described_bindings
 from tutor.ui.lines import use_dark_palette
-from tutor.ui.progress_writer import ProgressWriter
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
     from tutor.learn.lesson import Lesson
+    from tutor.learn.progress import Progress, ProgressStore
+    from tutor.ui.progress_writer import ProgressWriter
     from tutor.ui.screens.lesson import LessonScreen
     from tutor.ui.screens.picker import PickerScreen
     from tutor.ui.screens.start import StartScreen
@@ -97,8 +97,9 @@ class TutorApp(App[int]):
         self.initial_lesson = lesson
         self._lessons = list(lessons) if lessons is not None else None
         self._lesson_problems: list[str] = []
-        self.progress_store = progress if progress is not None else ProgressStore()
-        self.progress_writer = ProgressWriter(self.progress_store, self._progress_problem)
+        self._given_store = progress
+        self._store: ProgressStore | None = None
+        self._writer: ProgressWriter | None = None
         self.initial_spec: RunSpec | None = None
         if replay is not None:
             self.initial_spec = RunSpec(replay=tuple(replay), label=replay_label or "replay")
@@ -134,6 +135,28 @@ class TutorApp(App[int]):
         return self.screen if isinstance(self.screen, RunScreen) else None
 
     @property
+    def progress_store(self) -> ProgressStore:
+        """The learner's progress file, opened when first needed (a plain run never is)."""
+        if self._store is None:
+            from tutor.learn.progress import ProgressStore
+
+            self._store = self._given_store if self._given_store is not None else ProgressStore()
+        return self._store
+
+    @property
+    def progress_writer(self) -> ProgressWriter:
+        if self._writer is None:
+            from tutor.ui.progress_writer import ProgressWriter
+
+            self._writer = ProgressWriter(self.progress_store, self._progress_problem)
+        return self._writer
+
+    async def _flush_progress(self) -> None:
+        """Write pending progress, if anything ever made a writer."""
+        if self._writer is not None:
+            await self._writer.flush()
+
+    @property
     def lessons(self) -> list[Lesson]:
         """The course: the lessons given, or the shipped ones (loaded once, when first asked)."""
         if self._lessons is None:
@@ -144,6 +167,8 @@ class TutorApp(App[int]):
 
     def _load_progress(self) -> Progress:
         """The learner's progress; a problem with the file is told in one line, never raised."""
+        from tutor.learn.progress import Progress, ProgressError
+
         try:
             return self.progress_store.load()
         except ProgressError as error:
@@ -181,7 +206,7 @@ class TutorApp(App[int]):
             await screen.stop_run()
         if _is_lesson(screen):
             screen.save_time()  # type: ignore[union-attr]
-        await self.progress_writer.flush()
+        await self._flush_progress()
 
     async def on_start_screen_lesson_chosen(self, message: LessonChosen) -> None:
         await self._leave_current()
@@ -194,7 +219,9 @@ class TutorApp(App[int]):
 
     async def reset_progress(self, lesson_id: str | None) -> None:
         """Forget one lesson's progress (or all of it), then show the start screen afresh."""
-        await self.progress_writer.flush()
+        from tutor.learn.progress import ProgressError
+
+        await self._flush_progress()
         try:
             if lesson_id is None:
                 backup = self.progress_store.reset_all()
@@ -255,14 +282,14 @@ class TutorApp(App[int]):
         for screen in self.screen_stack:
             if _is_lesson(screen):
                 screen.save_time()  # type: ignore[attr-defined]
-        await self.progress_writer.flush()
+        await self._flush_progress()
         self.exit()
 
     async def on_unmount(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, RunScreen):
                 await screen.stop_run()
-        await self.progress_writer.flush()
+        await self._flush_progress()
 
 
 def run_tui(
